@@ -1,0 +1,45 @@
+# The two commands: `make run` (the service) and `make test` (the whole suite). Each sets itself up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
+
+.PHONY: run test lint bench install clean
+
+# Create the virtual environment and install the pinned dependencies when missing or changed.
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+	  | { grep -v '^WARNING: Location' || true; }
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Web (gunicorn), Celery worker and Celery beat in the foreground; Ctrl-C stops all three.
+# Without DJANGO_SECRET_KEY it runs in development mode (DJANGO_DEBUG=1).
+run: $(STAMP)
+	@mkdir -p var
+	@if [ -z "$$DJANGO_SECRET_KEY" ]; then export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; fi; \
+	set -e; \
+	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py createcachetable; \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0; \
+	$(BIN)/python manage.py describe_run; \
+	exec $(BIN)/honcho --no-prefix -f Procfile start
+
+# Lint, migration check and the pytest suite against the real PostgreSQL and Redis.
+test: $(STAMP)
+	@$(BIN)/python -m tests.services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@$(BIN)/python -m tests.services
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,109 @@
+"""API conventions shared by every app: the error shape, pagination and the JSON fallbacks."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status, machine code and optional per-field details."""
+
+    def __init__(self, status_code: int, code: str, message: str, fields: dict | None = None):
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        super().__init__(detail=message, code=code)
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """Build the contract's error object."""
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """Turn DRF's nested validation detail into {"field": ["message", ...]}."""
+    fields: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            if all(not isinstance(v, dict | list) for v in value):
+                fields.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+            else:
+                for index, sub in enumerate(value):
+                    walk(f"{prefix}[{index}]", sub)
+        else:
+            fields.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return fields
+
+
+def exception_handler(exc, context):
+    """Render every API error as {"error": {"code", "message", "fields"}}."""
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django's handler500 answers in the same shape
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        message = "The request is invalid: see fields."
+        if list(fields) == ["non_field_errors"] and len(fields["non_field_errors"]) == 1:
+            message = fields["non_field_errors"][0]
+        response.data = error_body("invalid", message, fields)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        if isinstance(detail, dict | list):
+            fields, message = _flatten(detail), "The request could not be processed."
+        else:
+            fields, message = {}, str(detail)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."
+        response.data = error_body(code, message, fields)
+    return response
+
+
+class Pagination(CursorPagination):
+    """Cursor pagination, newest first: stable under inserts and constant-time per page."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-created_at"
+
+
+def json_not_found(request, exception=None):
+    """Answer an unknown URL with the contract's 404 body."""
+    return JsonResponse(
+        error_body("not_found", "No such resource."), status=status.HTTP_404_NOT_FOUND
+    )
+
+
+def json_server_error(request):
+    """Answer an unhandled error with the contract's 500 body (never HTML)."""
+    return JsonResponse(
+        error_body("server_error", "An unexpected error occurred; it has been logged."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def json_bad_request(request, exception=None):
+    """Answer a request Django rejects before any view (bad host, bad body) in the error shape."""
+    return JsonResponse(error_body("invalid", "Bad request."), status=400)
+
+
+def json_permission_denied(request, exception=None):
+    """Answer a Django-level 403 in the error shape."""
+    return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)

@@ -1,0 +1,83 @@
+"""Liveness and readiness probes (no authentication, no database access for liveness)."""
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from kombu import Connection
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+class ProbeView(APIView):
+    """A probe: open to anyone, never throttled, outside the versioned API."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class HealthzView(ProbeView):
+    @extend_schema(summary="Liveness: 200 while the process runs", tags=["health"])
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+def check_database() -> dict:
+    """Run a trivial query on the default database."""
+    backend = connection.vendor
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means not ready; the reason goes to the log
+        logger.warning("readiness: database check failed", extra={"error": type(exc).__name__})
+        return {"ok": False, "backend": backend, "error": type(exc).__name__}
+    return {"ok": True, "backend": backend}
+
+
+def check_broker() -> dict:
+    """Open (and close) a connection to the Celery broker."""
+    url = settings.CELERY_BROKER_URL
+    transport_options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    conn = Connection(url, transport_options=transport_options, connect_timeout=2)
+    backend = conn.transport_cls if isinstance(conn.transport_cls, str) else url.split(":")[0]
+    try:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+    except Exception as exc:
+        logger.warning("readiness: broker check failed", extra={"error": type(exc).__name__})
+        return {"ok": False, "backend": backend, "error": type(exc).__name__}
+    finally:
+        conn.release()
+    return {"ok": True, "backend": backend}
+
+
+class ReadyzView(ProbeView):
+    @extend_schema(
+        summary="Readiness: 200 when the database and the broker answer, 503 naming which failed",
+        tags=["health"],
+    )
+    def get(self, request):
+        return Response(*readiness())
+
+
+def readiness() -> tuple[dict, int]:
+    """Check the database and the broker; return the body and the status code."""
+    checks = {"database": check_database(), "broker": check_broker()}
+    failed = [name for name, result in checks.items() if not result["ok"]]
+    if failed:
+        body = {
+            "status": "unavailable",
+            "failed": failed,
+            "checks": checks,
+            "error": {
+                "code": "unavailable",
+                "message": f"Not ready: {', '.join(failed)} unreachable.",
+                "fields": {},
+            },
+        }
+        return body, 503
+    return {"status": "ok", "checks": checks}, 200

@@ -1,0 +1,71 @@
+"""Every error, from any layer, has the contract's shape: never HTML, never a 500."""
+
+import pytest
+
+
+def assert_error_shape(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/nope", "/api/v1/nope/", "/api/v1/", "/api/v2/instruments/", "/healthz/extra"]
+)
+def test_unknown_url_is_a_json_404(api_client, path):
+    assert_error_shape(api_client.get(path), 404, "not_found")
+    assert_error_shape(api_client.post(path, {}, format="json"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_a_json_405(api_client):
+    assert_error_shape(api_client.delete("/healthz"), 405, "method_not_allowed")
+    assert_error_shape(api_client.get("/api/v1/auth/token/"), 405, "method_not_allowed")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ['{"username": "a",', "not json", "\x00\xff", "[1, 2", "{}}"])
+def test_malformed_json_is_a_json_400(api_client, body):
+    response = api_client.generic(
+        "POST", "/api/v1/auth/token/", body, content_type="application/json"
+    )
+
+    assert_error_shape(response, 400, "parse_error")
+
+
+@pytest.mark.django_db
+def test_validation_errors_list_each_field(api_client):
+    response = api_client.post("/api/v1/auth/token/", {"username": ""}, format="json")
+
+    error = assert_error_shape(response, 400, "invalid")
+    assert error["fields"] == {
+        "username": ["This field may not be blank."],
+        "password": ["This field is required."],
+    }
+
+
+@pytest.mark.django_db
+def test_wrong_content_type_is_a_json_415(api_client):
+    response = api_client.generic("POST", "/api/v1/auth/token/", "a=b", content_type="text/plain")
+
+    assert_error_shape(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.django_db
+def test_bad_token_is_a_json_401(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert_error_shape(
+        api_client.delete("/api/v1/auth/token/current/"), 401, "authentication_failed"
+    )
+
+
+@pytest.mark.django_db
+def test_no_token_is_a_json_401(api_client):
+    assert_error_shape(api_client.delete("/api/v1/auth/token/current/"), 401, "not_authenticated")
