@@ -292,8 +292,8 @@ def check_item9(result: ScreenResult) -> Reason | None:
     inputs = describe_response(result) | {"item9": result.item9, "threshold": 1}
     # D1: PHQ-9 item 9 >= 1 -> urgent, whatever the total (clinical-reference §1, §3)
     if ITEM9_POSITIVE in result.flags or (result.item9 is not None and result.item9 >= 1):
-        answer = f"answered {result.item9}" if result.item9 is not None else "answered"
-        text = f"PHQ-9 item 9 {answer} (≥ 1): thoughts of being better off dead or of self-harm"
+        answer = f"answered {result.item9} (≥ 1)" if result.item9 is not None else "answered ≥ 1"
+        text = f"PHQ-9 item 9 {answer}: thoughts of being better off dead or of self-harm"
         return Reason("D1", text, inputs | {"flag": ITEM9_POSITIVE})
     # D1: an unanswered item 9 is a positive flag, never 0 (clinical-reference §1)
     if ITEM9_UNANSWERED in result.flags:
@@ -415,15 +415,16 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
 
     # D1: PHQ-9 item 9 >= 1 or unanswered -> urgent (clinical-reference §3); also read a newer
     # invalid form, since an incomplete form must not hide a self-harm answer (module docstring).
-    item9_forms = [phq9] if phq9 is not None else []
-    invalid = inp.phq9_invalid
-    if (
-        invalid is not None
-        and invalid.instrument == PHQ9
-        and is_within(invalid.completed_at, now=inp.now, days=t.lookback_days)
-        and (phq9 is None or invalid.completed_at > phq9.completed_at)
-    ):
-        item9_forms.append(invalid)
+    # latest["PHQ-9"] is read here whatever its validity, in case a caller passed an invalid form.
+    item9_forms: list[ScreenResult] = []
+    for form in (inp.latest.get(PHQ9), inp.phq9_invalid):
+        if (
+            form is not None
+            and form.instrument == PHQ9
+            and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
+            and all(form.completed_at > other.completed_at for other in item9_forms)
+        ):
+            item9_forms.append(form)
     d1_reasons = [r for r in (check_item9(form) for form in item9_forms) if r is not None]
     if d1_reasons:
         fired["D1"] = (d1_reasons, False)
