@@ -18,6 +18,7 @@ __all__ = [
     "ScoringError",
     "UnknownScoringError",
     "get_scorer",
+    "grade_symptoms",
     "is_registered",
     "normalise_bpns_paper_value",
     "register",
