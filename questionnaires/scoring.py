@@ -1,0 +1,399 @@
+"""Score questionnaire answers: pure functions, answers in, score out (no Django, no database).
+
+Every rule here comes from shared/docs/clinical-reference.md §1. Answers are plain dicts of item
+code -> value; a missing key or ``None`` means the item was not answered. Scorers read only the
+items they score and raise ``ScoringError`` on a value of the wrong type or outside its range:
+answers must pass ``questionnaires.validation.validate_answers`` first, and garbage is never scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Score",
+    "Scorer",
+    "ScoringError",
+    "UnknownScoringError",
+    "get_scorer",
+    "grade_symptoms",
+    "is_registered",
+    "normalise_bpns_paper_value",
+    "register",
+    "registered_keys",
+    "score",
+]
+
+
+class ScoringError(ValueError):
+    """An answer cannot be scored (wrong type or out of range): validate before scoring."""
+
+
+class UnknownScoringError(LookupError):
+    """No scorer is registered for this scoring key and version."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """The outcome of scoring one response.
+
+    ``total`` and ``band`` are ``None`` when the instrument has none (NEURO-SX, BPNS) or the form
+    is invalid. ``flags`` are kept on invalid forms too (an unanswered PHQ-9 item 9 must reach a
+    clinician whatever else is missing).
+    """
+
+    total: int | None
+    band: str | None
+    flags: tuple[str, ...]
+    prorated: bool
+    valid: bool
+    grade: int | None = None
+    case: bool | None = None
+    invalid_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the score as a JSON-ready dict (the API's ``score`` object)."""
+        return {
+            "total": self.total,
+            "band": self.band,
+            "flags": list(self.flags),
+            "prorated": self.prorated,
+            "valid": self.valid,
+            "grade": self.grade,
+            "case": self.case,
+            "invalid_reason": self.invalid_reason,
+        }
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A registered scoring function and the items it reads (code -> value domain)."""
+
+    key: str
+    version: int
+    items: Mapping[str, tuple[str, Any]]
+    function: Callable[[Mapping[str, Any]], Score]
+
+
+_REGISTRY: dict[tuple[str, int], Scorer] = {}
+
+
+def register(
+    key: str, version: int, items: Mapping[str, tuple[str, Any]]
+) -> Callable[[Callable[[Mapping[str, Any]], Score]], Callable[[Mapping[str, Any]], Score]]:
+    """Register a scoring function for a scoring key and version; refuse duplicates."""
+
+    def decorate(
+        function: Callable[[Mapping[str, Any]], Score],
+    ) -> Callable[[Mapping[str, Any]], Score]:
+        if (key, version) in _REGISTRY:
+            raise ValueError(f"a scorer for {key} v{version} is already registered")
+        _REGISTRY[(key, version)] = Scorer(key, version, dict(items), function)
+        return function
+
+    return decorate
+
+
+def is_registered(key: str, version: int) -> bool:
+    """Tell whether a scorer exists for this scoring key and version."""
+    return (key, version) in _REGISTRY
+
+
+def registered_keys() -> list[tuple[str, int]]:
+    """List the registered (scoring key, version) pairs, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_scorer(key: str, version: int) -> Scorer:
+    """Return the scorer for a scoring key and version, or raise ``UnknownScoringError``."""
+    try:
+        return _REGISTRY[(key, version)]
+    except KeyError:
+        raise UnknownScoringError(f"no scorer registered for {key!r} version {version}") from None
+
+
+def score(code: str, version: int, answers: Mapping[str, Any]) -> Score:
+    """Score answers with the scorer registered for a scoring key and version."""
+    if not isinstance(answers, Mapping):
+        raise ScoringError("answers must be a mapping of item code to value")
+    return get_scorer(code, version).function(answers)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _read_int(answers: Mapping[str, Any], code: str, low: int, high: int) -> int | None:
+    """Return an integer answer in [low, high], None if unanswered; raise on anything else."""
+    value = answers.get(code)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScoringError(f"{code}: expected an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ScoringError(f"{code}: {value} is outside {low}..{high}")
+    return value
+
+
+def _read_choice(answers: Mapping[str, Any], code: str, allowed: tuple[str, ...]) -> str | None:
+    """Return a string choice from ``allowed``, None if unanswered; raise on anything else."""
+    value = answers.get(code)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in allowed:
+        raise ScoringError(f"{code}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _divide_half_up(numerator: int, denominator: int) -> int:
+    """Divide two non-negative integers, rounding exactly .5 up (integer arithmetic, no floats)."""
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("half-up division needs numerator >= 0 and denominator > 0")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _band(total: int, bands: tuple[tuple[int, str], ...]) -> str:
+    """Return the name of the first band whose inclusive upper bound holds ``total``."""
+    for upper, name in bands:
+        if total <= upper:
+            return name
+    raise ScoringError(f"total {total} is above every band")
+
+
+def _missing(values: Mapping[str, object]) -> list[str]:
+    """List the item codes whose value is None, in item order."""
+    return [code for code, value in values.items() if value is None]
+
+
+# --- PHQ-9 ---------------------------------------------------------------------------------------
+
+PHQ9_SCORED = tuple(f"phq9_{number}" for number in range(1, 10))
+PHQ9_ITEM9 = "phq9_9"
+# PHQ-9 bands (Kroenke 2001; clinical-reference §1): inclusive upper bounds.
+PHQ9_BANDS = (
+    (4, "minimal"),
+    (9, "mild"),
+    (14, "moderate"),
+    (19, "moderately_severe"),
+    (27, "severe"),
+)
+# One or two missing items are prorated; more make the form invalid (NHS Data Dictionary, PHQ-9;
+# clinical-reference §1).
+PHQ9_MAX_MISSING = 2
+
+
+@register("PHQ-9", 1, {code: ("integer", (0, 3)) for code in PHQ9_SCORED})
+def score_phq9(answers: Mapping[str, Any]) -> Score:
+    """Score a PHQ-9: sum of items 1-9, prorated half up for one or two missing items."""
+    values = {code: _read_int(answers, code, 0, 3) for code in PHQ9_SCORED}
+    flags: list[str] = []
+    item9 = values[PHQ9_ITEM9]
+    # Item 9 >= 1 starts the suicide-risk pathway; unanswered is a positive flag, never 0
+    # (Simon 2013; clinical-reference §1).
+    if item9 is None:
+        flags.append("item9_unanswered")
+    elif item9 >= 1:
+        flags.append("item9_positive")
+    missing = _missing(values)
+    if len(missing) > PHQ9_MAX_MISSING:
+        return Score(
+            total=None,
+            band=None,
+            flags=tuple(flags),
+            prorated=False,
+            valid=False,
+            invalid_reason=(
+                f"{len(missing)} of 9 scored items unanswered ({', '.join(missing)}); "
+                f"at most {PHQ9_MAX_MISSING} may be prorated"
+            ),
+        )
+    answered = [value for value in values.values() if value is not None]
+    total = sum(answered)
+    if missing:
+        # Replace missing items by the mean of the answered ones, total rounded half up
+        # (13 x 9 / 8 = 14.625 -> 15; clinical-reference §1).
+        total = _divide_half_up(total * len(PHQ9_SCORED), len(answered))
+    return Score(
+        total=total,
+        band=_band(total, PHQ9_BANDS),
+        flags=tuple(flags),
+        prorated=bool(missing),
+        valid=True,
+    )
+
+
+# --- GAD-7 ---------------------------------------------------------------------------------------
+
+GAD7_SCORED = tuple(f"gad7_{number}" for number in range(1, 8))
+# GAD-7 bands (Spitzer 2006; clinical-reference §1): inclusive upper bounds.
+GAD7_BANDS = (
+    (4, "minimal"),
+    (9, "mild"),
+    (14, "moderate"),
+    (21, "severe"),
+)
+
+
+@register("GAD-7", 1, {code: ("integer", (0, 3)) for code in GAD7_SCORED})
+def score_gad7(answers: Mapping[str, Any]) -> Score:
+    """Score a GAD-7: sum of items 1-7; any missing item makes it invalid."""
+    values = {code: _read_int(answers, code, 0, 3) for code in GAD7_SCORED}
+    missing = _missing(values)
+    if missing:
+        # No published prorating rule for GAD-7 (clinical-reference §1).
+        return Score(
+            total=None,
+            band=None,
+            flags=(),
+            prorated=False,
+            valid=False,
+            invalid_reason=f"unanswered scored items ({', '.join(missing)}); GAD-7 is not prorated",
+        )
+    total = sum(value for value in values.values() if value is not None)
+    return Score(total=total, band=_band(total, GAD7_BANDS), flags=(), prorated=False, valid=True)
+
+
+# --- Neuropathy: NEURO-SX (subject) and BPNS (clinician) ------------------------------------------
+
+SYMPTOM_ITEMS = (
+    "r_pain",
+    "r_pins_needles",
+    "r_numbness",
+    "l_pain",
+    "l_pins_needles",
+    "l_numbness",
+)
+SYMPTOM_MAX = 10
+VIBRATION_ITEMS = ("vibration_r", "vibration_l")
+VIBRATION_MAX_SECONDS = 60
+# Vibration <= 10 s is reduced (> 10 s normal; Cherry 2005; clinical-reference §1).
+VIBRATION_REDUCED_MAX_SECONDS = 10
+REFLEX_ITEMS = ("reflex_r", "reflex_l")
+REFLEX_VALUES = ("absent", "hypoactive", "normal", "hyperactive", "clonus")
+
+
+def grade_symptoms(highest: int) -> int:
+    """Return the subjective sensory neuropathy grade (0-3) for the highest severity (0-10)."""
+    # Grade from the single highest severity: 0 -> 0, 1-3 -> 1, 4-6 -> 2, 7-10 -> 3
+    # (ACTG BPNS; clinical-reference §1).
+    if not 0 <= highest <= SYMPTOM_MAX:
+        raise ScoringError(f"severity {highest} is outside 0..{SYMPTOM_MAX}")
+    if highest == 0:
+        return 0
+    if highest <= 3:
+        return 1
+    if highest <= 6:
+        return 2
+    return 3
+
+
+def _incomplete_symptom_flags(symptoms: Mapping[str, int | None]) -> tuple[str, ...]:
+    """Flag an incomplete form in which a symptom was nevertheless reported (>= 1)."""
+    if any(value is not None and value >= 1 for value in symptoms.values()):
+        return ("incomplete_with_symptoms",)
+    return ()
+
+
+@register("NEURO-SX", 1, {code: ("integer", (0, SYMPTOM_MAX)) for code in SYMPTOM_ITEMS})
+def score_neuro_sx(answers: Mapping[str, Any]) -> Score:
+    """Grade the neuropathy symptom screen from its highest severity; total and band are None."""
+    symptoms = {code: _read_int(answers, code, 0, SYMPTOM_MAX) for code in SYMPTOM_ITEMS}
+    missing = _missing(symptoms)
+    if missing:
+        # The reference gives no missing-data rule for the symptom screen: a gap is invalid, and
+        # a symptom reported elsewhere on the form is still flagged.
+        return Score(
+            total=None,
+            band=None,
+            flags=_incomplete_symptom_flags(symptoms),
+            prorated=False,
+            valid=False,
+            invalid_reason=f"unanswered items ({', '.join(missing)})",
+        )
+    highest = max(value for value in symptoms.values() if value is not None)
+    return Score(
+        total=None,
+        band=None,
+        flags=(),
+        prorated=False,
+        valid=True,
+        grade=grade_symptoms(highest),
+    )
+
+
+@register(
+    "BPNS",
+    1,
+    {code: ("integer", (0, SYMPTOM_MAX)) for code in SYMPTOM_ITEMS}
+    | {code: ("integer", (0, VIBRATION_MAX_SECONDS)) for code in VIBRATION_ITEMS}
+    | {code: ("choice", REFLEX_VALUES) for code in REFLEX_ITEMS},
+)
+def score_bpns(answers: Mapping[str, Any]) -> Score:
+    """Grade the BPNS symptoms and decide the case definition (symptoms and bilateral signs)."""
+    symptoms = {code: _read_int(answers, code, 0, SYMPTOM_MAX) for code in SYMPTOM_ITEMS}
+    vibration = {
+        code: _read_int(answers, code, 0, VIBRATION_MAX_SECONDS) for code in VIBRATION_ITEMS
+    }
+    reflexes = {code: _read_choice(answers, code, REFLEX_VALUES) for code in REFLEX_ITEMS}
+    missing = _missing(symptoms) + _missing(vibration) + _missing(reflexes)
+    if missing:
+        return Score(
+            total=None,
+            band=None,
+            flags=_incomplete_symptom_flags(symptoms),
+            prorated=False,
+            valid=False,
+            invalid_reason=f"unanswered items ({', '.join(missing)})",
+        )
+    grade = grade_symptoms(max(value for value in symptoms.values() if value is not None))
+    # Case (Cherry et al., Neurology 2005; clinical-reference §1): grade >= 1 with bilaterally
+    # reduced vibration (<= 10 s both sides, 0 = not felt) or bilaterally absent ankle reflexes.
+    vibration_reduced = all(
+        value is not None and value <= VIBRATION_REDUCED_MAX_SECONDS for value in vibration.values()
+    )
+    reflexes_absent = all(value == "absent" for value in reflexes.values())
+    signs = vibration_reduced or reflexes_absent
+    case = grade >= 1 and signs
+    flags: list[str] = []
+    if grade >= 1 and not signs:
+        # Symptoms alone are a positive symptom screen, not a case (clinical-reference §1).
+        flags.append("symptoms_without_signs")
+    if grade == 0 and signs:
+        flags.append("signs_without_symptoms")
+    return Score(
+        total=None,
+        band=None,
+        flags=tuple(flags),
+        prorated=False,
+        valid=True,
+        grade=grade,
+        case=case,
+    )
+
+
+# --- imports of paper forms ----------------------------------------------------------------------
+
+# Paper BPNS codes 00 ("currently absent") and 11 ("always normal") both mean no symptom and are
+# stored as 0; 11 is the highest number but means normal (clinical-reference §1).
+_PAPER_NORMAL_CODES = frozenset({"00", "11"})
+
+
+def normalise_bpns_paper_value(value: object) -> int:
+    """Convert a paper BPNS symptom code ("00", "11", "0".."10" or an int) to a 0-10 severity."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a BPNS paper code: {value!r}")
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValueError(f"not a BPNS paper code: {value!r}")
+    if text in _PAPER_NORMAL_CODES:
+        return 0
+    if not (text.isascii() and text.isdigit()) or len(text) > 2:
+        raise ValueError(f"not a BPNS paper code: {value!r}")
+    severity = int(text)
+    if severity > SYMPTOM_MAX:
+        raise ValueError(f"not a BPNS paper code: {value!r}")
+    return severity
