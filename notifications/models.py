@@ -1,6 +1,13 @@
-"""Who is told, and whether they were."""
+"""Who is told, and whether they were: alerts, channels, deliveries and subject reminders.
 
+The row is the truth; a Celery task is only a trigger (house style).
+"""
+
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -13,3 +20,188 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Channel(models.Model):
+    """One way to reach a staff user: an email address, a phone number or a webhook URL."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email"
+        SMS = "sms"
+        WEBHOOK = "webhook"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_channels"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    address = models.CharField(max_length=500)
+    signing_secret = models.CharField(
+        max_length=128, blank=True, help_text="HMAC key of webhook deliveries."
+    )
+    active = models.BooleanField(default=True)
+    broken_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set after a permanent failure; the channel is skipped."
+    )
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["user", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "address"], name="channel_unique_address"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} channel {self.id}"
+
+
+class Alert(models.Model):
+    """What a clinician handles: one open alert per subject and category."""
+
+    class Category(models.TextChoices):
+        DISCONTINUATION = "discontinuation"
+        DOSE_REVIEW = "dose_review"
+        TDM_NEEDED = "tdm_needed"
+        CLINICAL_REVIEW = "clinical_review"
+
+    class Severity(models.TextChoices):
+        URGENT = "urgent"
+        HIGH = "high"
+        ROUTINE = "routine"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    class Action(models.TextChoices):
+        DOSE_REDUCED = "dose_reduced"
+        DRUG_SUSPENDED = "drug_suspended"
+        DRUG_STOPPED = "drug_stopped"
+        REFERRED = "referred"
+        NO_CHANGE = "no_change"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(
+        "screening.Subject", on_delete=models.PROTECT, related_name="alerts"
+    )
+    category = models.CharField(max_length=24, choices=Category.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    rules = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    recommended_actions = models.JSONField(default=list)
+    inputs = models.JSONField(default=dict, help_text="Snapshot of the evaluation's inputs.")
+    profile = models.ForeignKey(
+        "screening.MonitoringProfile", on_delete=models.PROTECT, related_name="alerts"
+    )
+    evidence_responses = models.ManyToManyField(
+        "screening.Response", blank=True, related_name="alerts"
+    )
+    evidence_cmax_results = models.ManyToManyField(
+        "screening.CmaxResult", blank=True, related_name="alerts"
+    )
+    escalation_tier = models.PositiveSmallIntegerField(default=1)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action_taken = models.CharField(max_length=16, choices=Action.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "category"],
+                condition=~Q(status="resolved"),
+                name="alert_one_unresolved_per_category",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "severity", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.category} alert {self.id} ({self.status})"
+
+
+class Delivery(models.Model):
+    """One message of one alert to one recipient on one channel, sent at most once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="deliveries")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    tier = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel"], name="delivery_unique_channel"),
+        ]
+        indexes = [models.Index(fields=["status", "claimed_at"])]
+
+    def __str__(self) -> str:
+        return f"delivery {self.id} ({self.status})"
+
+
+class SubjectReminder(models.Model):
+    """A reminder to a subject that an assessment is open, sent once at its offset."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        SKIPPED = "skipped"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    assessment = models.ForeignKey(
+        "screening.Assessment", on_delete=models.PROTECT, related_name="reminders"
+    )
+    offset_hours = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "offset_hours"], name="reminder_unique_offset"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"reminder {self.id} ({self.status})"

@@ -1,0 +1,29 @@
+"""Who is screened and what they answered.
+
+One module per part of the domain; everything is re-exported here so other code imports
+``screening.models`` only.
+"""
+
+from .access import AccessToken, ActivationCode
+from .audit import AuditEvent
+from .responses import Response
+from .schedules import Assessment, Schedule, ScheduleEntry
+from .subjects import RegimenChange, Site, SiteMembership, Subject
+from .tdm import CmaxResult, EvaluationRequest, MonitoringProfile
+
+__all__ = [
+    "AccessToken",
+    "ActivationCode",
+    "Assessment",
+    "AuditEvent",
+    "CmaxResult",
+    "EvaluationRequest",
+    "MonitoringProfile",
+    "RegimenChange",
+    "Response",
+    "Schedule",
+    "ScheduleEntry",
+    "Site",
+    "SiteMembership",
+    "Subject",
+]
