@@ -1,0 +1,28 @@
+"""Write the audit trail."""
+
+from django.db import models
+
+from .models import AuditEvent, Subject
+
+
+def record_audit(
+    *,
+    action: str,
+    obj: models.Model,
+    actor=None,
+    actor_subject: Subject | None = None,
+    subject: Subject | None = None,
+    changes: dict | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """Record who did what to which object, and why. Call inside the changing transaction."""
+    return AuditEvent.objects.create(
+        action=action,
+        object_type=obj._meta.label,
+        object_id=str(obj.pk),
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_subject=actor_subject,
+        subject=subject,
+        changes=changes or {},
+        reason=reason,
+    )

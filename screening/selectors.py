@@ -1,0 +1,24 @@
+"""Reads used in more than one place."""
+
+from django.db.models import QuerySet
+
+from .models import Site, Subject
+
+
+def is_admin(user) -> bool:
+    """Admins (staff users) see and configure everything."""
+    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def visible_sites(user) -> QuerySet[Site]:
+    """Sites the user may see: all for admins, else the sites they are a member of."""
+    if is_admin(user):
+        return Site.objects.all()
+    return Site.objects.filter(memberships__user=user)
+
+
+def visible_subjects(user) -> QuerySet[Subject]:
+    """Subjects the user may see; everything else must answer 404."""
+    if is_admin(user):
+        return Subject.objects.all()
+    return Subject.objects.filter(site__memberships__user=user)
