@@ -20,7 +20,7 @@ install: $(STAMP)
 # Web (gunicorn), Celery worker and Celery beat in the foreground; Ctrl-C stops all three.
 # Without DJANGO_SECRET_KEY it runs in development mode (DJANGO_DEBUG=1).
 run: $(STAMP)
-	@mkdir -p var
+	@mkdir -p $${VAR_DIR:-var}
 	@if [ -z "$$DJANGO_SECRET_KEY" ]; then export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; fi; \
 	set -e; \
 	$(BIN)/python manage.py migrate --noinput; \
