@@ -62,7 +62,7 @@ def run_service(tmp_path, extra_env: dict) -> dict:
         "WEB_BIND": f"127.0.0.1:{port}",
         **extra_env,
     }
-    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
+    log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen(
         ["make", "run"],
         cwd=ROOT,
@@ -78,11 +78,11 @@ def run_service(tmp_path, extra_env: dict) -> dict:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                ready = requests.get(f"{base}/readyz", timeout=2)
+                ready = requests.get(f"{base}/readyz", timeout=10)
                 if ready.status_code == 200:
                     seen["readyz"] = ready.json()
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.5)
         if "readyz" in seen:
