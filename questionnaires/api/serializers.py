@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # A language tag such as "en", "pt-BR" or "zh-Hant-TW" (BCP 47, simplified; "_" is accepted).
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}$")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}")
 # Instrument codes are short: letters, digits, "-", "_" and "." (PHQ-9, NEURO-SX).
-INSTRUMENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+INSTRUMENT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 MAX_VERSION = 2_147_483_647  # the largest value the version column holds
 
 
@@ -84,7 +84,7 @@ class InstrumentQuerySerializer(serializers.Serializer):
     )
 
     def validate_language(self, value: str) -> str:
-        if value and not LANGUAGE_TAG.match(value):
+        if value and not LANGUAGE_TAG.fullmatch(value):
             raise serializers.ValidationError("Not a language tag (such as en, es or pt-BR).")
         return value
 

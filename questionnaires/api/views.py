@@ -75,7 +75,7 @@ class InstrumentViewMixin:
     def get_instrument(self, code: str, version: int | None) -> InstrumentVersion:
         # Screen the code first: odd input (NUL bytes, kilobytes) is a 404, never a 500, and is
         # not echoed back.
-        if not INSTRUMENT_CODE.match(code):
+        if not INSTRUMENT_CODE.fullmatch(code):
             raise ApiError(404, "not_found", "No such instrument.")
         found = find_version(code=code, version=version)
         if found is None:
