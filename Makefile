@@ -39,7 +39,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m tests.services
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m tests.benchmarks
 
 clean:
 	rm -rf $(VENV) var

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -107,3 +107,20 @@ def json_bad_request(request, exception=None):
 def json_permission_denied(request, exception=None):
     """Answer a Django-level 403 in the error shape."""
     return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    """The inside of the contract's error object (for the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="A machine-readable code such as `not_found`.")
+    message = serializers.CharField(help_text="A human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per-field messages (empty when the error is not about a field).",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The contract's error body `{"error": {"code", "message", "fields"}}` (for the schema)."""
+
+    error = ErrorDetailSerializer()
