@@ -4,7 +4,7 @@ A definition is one JSON file ``instruments/<code>.v<version>.json``::
 
     {"code", "version", "title": {lang: str}, "kind": "self_report" | "clinician",
      "loinc": {"panel", "total"} | null, "recall_period": "P14D" | null, "copyright",
-     "preamble": {lang: str}, "scoring": "<scoring key>",
+     "preamble": {lang: str}, "scoring": "<scoring key>", "scoring_version"?: int (default 1),
      "items": [{"code", "loinc", "type": "choice" | "integer",
                 "options": [{"value", "label": {lang: str}, "loinc"}]   (choice only),
                 "min", "max"                                          (integer only),
@@ -50,6 +50,9 @@ TOP_LEVEL_KEYS = frozenset(
         "items",
     }
 )
+# A new definition version that only adds translations or rewords texts keeps its scorer: the
+# scorer is chosen by (scoring, scoring_version), not by the definition's own version.
+OPTIONAL_TOP_LEVEL_KEYS = frozenset({"scoring_version"})
 ITEM_KEYS = {
     "choice": frozenset({"code", "loinc", "type", "options", "required", "scored", "text"}),
     "integer": frozenset({"code", "loinc", "type", "min", "max", "required", "scored", "text"}),
@@ -155,9 +158,9 @@ def _domain(item: dict[str, Any]) -> tuple[str, Any]:
 
 def _check_against_scorer(definition: dict[str, Any], problems: list[str]) -> None:
     """Check the scoring key is registered and the scored items match what the scorer reads."""
-    key, version = definition.get("scoring"), definition.get("version")
+    key, version = definition.get("scoring"), definition.get("scoring_version", 1)
     if not isinstance(key, str) or not _is_int(version):
-        problems.append("scoring: must be a string (and version an integer)")
+        problems.append("scoring: must be a string (and scoring_version an integer)")
         return
     if not scoring.is_registered(key, version):
         problems.append(f"scoring: no scorer registered for {key!r} version {version}")
@@ -183,10 +186,10 @@ def validate_definition(definition: object) -> list[str]:
         return ["the definition must be a JSON object"]
     problems: list[str] = []
     keys = set(definition)
-    if keys != TOP_LEVEL_KEYS:
+    if not TOP_LEVEL_KEYS <= keys <= TOP_LEVEL_KEYS | OPTIONAL_TOP_LEVEL_KEYS:
         problems.append(
             f"top-level keys wrong (missing {sorted(TOP_LEVEL_KEYS - keys)}, "
-            f"extra {sorted(keys - TOP_LEVEL_KEYS)})"
+            f"extra {sorted(keys - TOP_LEVEL_KEYS - OPTIONAL_TOP_LEVEL_KEYS)})"
         )
     code = definition.get("code")
     if not isinstance(code, str) or not code:

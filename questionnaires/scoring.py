@@ -24,6 +24,7 @@ __all__ = [
     "register",
     "registered_keys",
     "score",
+    "score_definition",
 ]
 
 
@@ -119,6 +120,11 @@ def score(code: str, version: int, answers: Mapping[str, Any]) -> Score:
     if not isinstance(answers, Mapping):
         raise ScoringError("answers must be a mapping of item code to value")
     return get_scorer(code, version).function(answers)
+
+
+def score_definition(definition: Mapping[str, Any], answers: Mapping[str, Any]) -> Score:
+    """Score answers to an instrument definition with the scorer it names."""
+    return score(definition["scoring"], definition.get("scoring_version", 1), answers)
 
 
 # --- helpers -------------------------------------------------------------------------------------

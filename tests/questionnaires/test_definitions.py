@@ -403,3 +403,39 @@ def test_load_definitions_reports_every_problem_of_a_file(tmp_path, definitions)
         "GAD-7.v1.json: kind: must be one of self_report, clinician; "
         "items: duplicate item codes ['gad7_1']"
     )
+
+
+def test_a_translation_is_added_by_data_alone_as_a_new_version(tmp_path):
+    from questionnaires.definitions import DEFAULT_DIRECTORY
+    from questionnaires.scoring import score_definition
+
+    for path in DEFAULT_DIRECTORY.glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    phq9 = json.loads((DEFAULT_DIRECTORY / "PHQ-9.v1.json").read_text())
+    phq9["version"] = 2
+    phq9["preamble"]["pt"] = "Nas últimas 2 semanas, com que frequência..."
+    (tmp_path / "PHQ-9.v2.json").write_text(json.dumps(phq9))
+
+    loaded = {(d["code"], d["version"]): d for d in load_definitions(tmp_path)}
+    answers = {f"phq9_{n}": 1 for n in range(1, 10)}
+
+    assert sorted(loaded) == [
+        ("BPNS", 1),
+        ("GAD-7", 1),
+        ("NEURO-SX", 1),
+        ("PHQ-9", 1),
+        ("PHQ-9", 2),
+    ]
+    assert score_definition(loaded[("PHQ-9", 2)], answers) == score_definition(
+        loaded[("PHQ-9", 1)], answers
+    )
+    assert score_definition(loaded[("PHQ-9", 2)], answers).total == 9
+
+
+def test_an_unknown_scoring_version_is_a_definition_problem(definitions):
+    from questionnaires.definitions import validate_definition
+
+    phq9 = copy.deepcopy(definitions["PHQ-9"])
+    phq9["scoring_version"] = 7
+
+    assert validate_definition(phq9) == ["scoring: no scorer registered for 'PHQ-9' version 7"]
