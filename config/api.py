@@ -4,7 +4,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser as DrfJSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -74,16 +73,6 @@ def exception_handler(exc, context):
             message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."
         response.data = error_body(code, message, fields)
     return response
-
-
-class JSONParser(DrfJSONParser):
-    """DRF's JSON parser, but a body nested too deeply to parse is a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
 
 class Pagination(CursorPagination):

@@ -145,7 +145,7 @@ REST_FRAMEWORK = {
     # Deny by default: only staff tokens; the subject's `/me/` endpoints opt in with IsSubject.
     "DEFAULT_PERMISSION_CLASSES": ["screening.authentication.IsStaffToken"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
