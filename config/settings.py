@@ -142,9 +142,10 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["screening.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Deny by default: only staff tokens; the subject's `/me/` endpoints opt in with IsSubject.
+    "DEFAULT_PERMISSION_CLASSES": ["screening.authentication.IsStaffToken"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -174,6 +175,20 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
+
+# --- Subject activation ---------------------------------------------------------------------------
+# A one-time activation code expires this many hours after staff issue it.
+ACTIVATION_CODE_TTL_HOURS = int(os.environ.get("ACTIVATION_CODE_TTL_HOURS", "72"))
+# Failed activations tolerated per client address, and per subject (a stale code of the subject),
+# within the window; beyond them the endpoint answers 429 until the window ends.
+ACTIVATION_MAX_FAILURES = int(os.environ.get("ACTIVATION_MAX_FAILURES", "5"))
+ACTIVATION_FAILURE_WINDOW_SECONDS = int(os.environ.get("ACTIVATION_FAILURE_WINDOW_SECONDS", "900"))
+# Shown after a PHQ-9 item 9 answer >= 1 when the subject's site has no crisis message of its own.
+DEFAULT_CRISIS_MESSAGE = os.environ.get(
+    "DEFAULT_CRISIS_MESSAGE",
+    "If you are thinking about hurting yourself, please contact your clinic today, or your local "
+    "emergency number now.",
+)
 
 # --- Cache (throttling, rate limits) -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -1,11 +1,36 @@
-"""Bearer-token authentication for staff."""
+"""Bearer-token authentication for staff and for subjects' phones, and who may use what.
+
+A staff token authenticates as its user. A subject token authenticates as a ``SubjectPrincipal``
+(not a Django user), so code that expects a staff user never mistakes a subject for one; in both
+cases ``request.auth`` is the ``AccessToken``. The default permission (``IsStaffToken``) refuses
+subject tokens everywhere; the subject's own endpoints opt in with ``IsSubject``.
+"""
+
+from dataclasses import dataclass
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
-from .models import AccessToken
+from .models import AccessToken, Subject
 from .tokens import hash_secret
+
+
+@dataclass(frozen=True, eq=False)
+class SubjectPrincipal:
+    """The subject a phone's token belongs to, standing in for ``request.user``."""
+
+    subject: Subject
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __str__(self) -> str:
+        return f"subject {self.subject.pk}"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -25,17 +50,56 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         token = (
             AccessToken.objects.active()
-            .select_related("user")
+            .select_related("user", "subject__site")
             .filter(key_hash=hash_secret(key))
             .first()
         )
-        if token is None or not token.user.is_active:
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        if token.user_id is not None:
+            if not token.user.is_active:
+                raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            principal = token.user
+        else:
+            # A withdrawn subject's phone loses access at once; their data stays.
+            if token.subject.status != Subject.Status.ACTIVE:
+                raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            principal = SubjectPrincipal(subject=token.subject)
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return token.user, token
+        return principal, token
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+def _token(request) -> AccessToken | None:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, AccessToken) else None
+
+
+class IsStaffToken(permissions.BasePermission):
+    """Allow only a staff user's token (the default: subject tokens may not use staff endpoints)."""
+
+    def has_permission(self, request, view) -> bool:
+        token = _token(request)
+        return bool(
+            token is not None
+            and token.user_id is not None
+            and request.user is not None
+            and request.user.is_active
+        )
+
+
+class IsSubject(permissions.BasePermission):
+    """Allow only a subject's phone token (the `/me/` endpoints)."""
+
+    def has_permission(self, request, view) -> bool:
+        token = _token(request)
+        return bool(
+            token is not None
+            and token.subject_id is not None
+            and isinstance(request.user, SubjectPrincipal)
+        )
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

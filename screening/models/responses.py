@@ -45,6 +45,10 @@ class Response(models.Model):
     request_hash = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 of the submitted body, to detect key reuse."
     )
+    # What the phone was answered, kept so a retry with the same Idempotency-Key gets the very same
+    # status and bytes back (design.md §7); empty for staff-entered forms.
+    reply_status = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    reply_body = models.TextField(blank=True, editable=False)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

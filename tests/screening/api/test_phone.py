@@ -1,0 +1,477 @@
+"""The subject's phone API: me, open assessments, exactly-once submission, logout."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from screening.models import (
+    AccessToken,
+    Assessment,
+    AuditEvent,
+    EvaluationRequest,
+    Response,
+    Subject,
+)
+from tests.screening.phone_factories import (
+    GAD7_ZERO,
+    NEURO_ZERO,
+    PHQ9_ZERO,
+    make_assessment,
+    make_site,
+    make_subject,
+    subject_client,
+)
+
+
+@pytest.fixture(autouse=True)
+def clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def submit(client, assessment, body, key="key-1"):
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    return client.post(
+        f"/api/v1/me/assessments/{assessment.pk}/response/", body, format="json", **headers
+    )
+
+
+@pytest.mark.django_db
+def test_me_returns_the_subject_and_site():
+    site = make_site(code="ct-01")
+    subject = make_subject(site, study_id="S-7", language="xh", timezone="Africa/Johannesburg")
+    client, _ = subject_client(subject)
+
+    response = client.get("/api/v1/me/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(subject.pk),
+        "study_id": "S-7",
+        "language": "xh",
+        "timezone": "Africa/Johannesburg",
+        "site": {"code": "ct-01", "name": site.name},
+    }
+
+
+@pytest.mark.django_db
+def test_me_without_a_token_is_401_and_with_a_staff_token_403(admin_client_api):
+    assert APIClient().get("/api/v1/me/").status_code == 401
+    assert admin_client_api.get("/api/v1/me/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_open_assessments_lists_only_answerable_ones_with_the_instrument():
+    subject = make_subject()
+    now = timezone.now()
+    open_one = make_assessment(subject, "GAD-7", opens_at=now - timedelta(hours=2))
+    lagging = make_assessment(
+        subject, "PHQ-9", opens_at=now - timedelta(hours=1), status=Assessment.Status.SCHEDULED
+    )
+    make_assessment(subject, opens_at=now + timedelta(hours=1), status="scheduled")
+    make_assessment(subject, opens_at=now - timedelta(hours=80), status="open")  # window over
+    make_assessment(subject, status="completed")
+    make_assessment(subject, status="cancelled")
+    make_assessment(make_subject(), "PHQ-9")  # someone else's
+    client, _ = subject_client(subject)
+
+    response = client.get("/api/v1/me/assessments/")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["id"], r["status"]) for r in results] == [
+        (str(open_one.pk), "open"),
+        (str(lagging.pk), "scheduled"),
+    ]
+    instrument = results[0]["instrument"]
+    assert (instrument["code"], instrument["version"], instrument["language"]) == ("GAD-7", 1, "en")
+    assert [item["code"] for item in instrument["items"]] == [*GAD7_ZERO, "gad7_difficulty"]
+    assert instrument["items"][0]["options"][0] == {"value": 0, "label": "Not at all"}
+
+
+@pytest.mark.django_db
+def test_open_assessments_query_count_is_constant(django_assert_num_queries):
+    subject = make_subject()
+    client, _ = subject_client(subject)
+    make_assessment(subject, "PHQ-9")
+    # token+subject+site, last_used_at update, page, instrument versions
+    with django_assert_num_queries(4):
+        assert len(client.get("/api/v1/me/assessments/").json()["results"]) == 1
+    for code in ["PHQ-9", "GAD-7", "NEURO-SX"] * 4:
+        make_assessment(subject, code)
+    with django_assert_num_queries(4):
+        assert len(client.get("/api/v1/me/assessments/").json()["results"]) == 13
+
+
+@pytest.mark.django_db
+def test_submission_is_stored_scored_audited_and_queues_an_evaluation():
+    subject = make_subject()
+    assessment = make_assessment(subject, "PHQ-9")
+    client, _ = subject_client(subject)
+    answers = {**PHQ9_ZERO, "phq9_1": 3, "phq9_2": 2, "phq9_10": 1}
+    body = {
+        "answers": answers,
+        "started_at": "2025-03-01T09:00:00+02:00",
+        "completed_at": "2025-03-01T09:04:00+02:00",
+    }
+
+    response = submit(client, assessment, body)
+
+    assert response.status_code == 201
+    stored = Response.objects.get()
+    assert response.json() == {"id": str(stored.pk), "status": "completed"}
+    assert stored.assessment_id == assessment.pk
+    assert stored.answers == answers
+    assert (stored.instrument_code, stored.instrument_version.version, stored.source) == (
+        "PHQ-9",
+        1,
+        "phone",
+    )
+    assert stored.score == {
+        "total": 5,
+        "band": "mild",
+        "flags": [],
+        "prorated": False,
+        "valid": True,
+        "grade": None,
+        "case": None,
+        "invalid_reason": None,
+    }
+    assert stored.started_at.isoformat() == "2025-03-01T07:00:00+00:00"
+    assert stored.completed_at.isoformat() == "2025-03-01T07:04:00+00:00"
+    assert stored.received_at is not None
+    assessment.refresh_from_db()
+    assert assessment.status == "completed"
+    event = AuditEvent.objects.get(object_id=str(stored.pk))
+    assert (event.action, event.actor_subject_id, event.subject_id) == (
+        "create",
+        subject.pk,
+        subject.pk,
+    )
+    assert list(EvaluationRequest.objects.values_list("subject", "reason", "source_id")) == [
+        (subject.pk, "response", str(stored.pk))
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("item9, shown", [(0, False), (1, True), (3, True)])
+def test_phq9_item9_returns_the_site_support_message(item9, shown):
+    subject = make_subject(make_site(crisis_message="Call Lifeline 0861 322 322"))
+    client, _ = subject_client(subject)
+
+    response = submit(client, make_assessment(subject), {"answers": {**PHQ9_ZERO, "phq9_9": item9}})
+
+    expected = {"id": str(Response.objects.get().pk), "status": "completed"}
+    if shown:
+        expected["support_message"] = "Call Lifeline 0861 322 322"
+    assert (response.status_code, response.json()) == (201, expected)
+
+
+@pytest.mark.django_db
+def test_support_message_falls_back_when_the_site_has_none(settings):
+    settings.DEFAULT_CRISIS_MESSAGE = "Call your clinic."
+    subject = make_subject(make_site(crisis_message=""))
+    client, _ = subject_client(subject)
+
+    response = submit(client, make_assessment(subject), {"answers": {**PHQ9_ZERO, "phq9_9": 2}})
+
+    assert response.json()["support_message"] == "Call your clinic."
+
+
+@pytest.mark.django_db
+def test_retry_with_same_key_and_body_replays_the_same_status_and_bytes():
+    subject = make_subject(make_site(crisis_message="Help: 112"))
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+    body = {"answers": {**PHQ9_ZERO, "phq9_9": 1}}
+    first = submit(client, assessment, body)
+    subject.site.crisis_message = "changed later"
+    subject.site.save(update_fields=["crisis_message"])
+
+    reordered = {"answers": dict(reversed(list(body["answers"].items())))}  # same JSON value
+
+    again = submit(client, assessment, reordered)
+
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert first.status_code == 201
+    assert Response.objects.count() == 1
+    assert EvaluationRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_same_key_with_another_body_is_422():
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+    submit(client, assessment, {"answers": PHQ9_ZERO})
+
+    response = submit(client, assessment, {"answers": {**PHQ9_ZERO, "phq9_1": 1}})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.django_db
+def test_same_key_on_another_assessment_is_422():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+    submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+
+    response = submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        422,
+        "idempotency_key_reused",
+    )
+
+
+@pytest.mark.django_db
+def test_second_submission_with_another_key_is_409():
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+    submit(client, assessment, {"answers": PHQ9_ZERO}, key="first")
+
+    response = submit(client, assessment, {"answers": PHQ9_ZERO}, key="second")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "already_answered")
+    assert Response.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "opens_in_hours, status, code",
+    [
+        (-73, "open", "window_closed"),  # past closes_at, sweep not run yet
+        (-80, "missed", "window_closed"),
+        (2, "scheduled", "not_open"),
+        (-1, "cancelled", "cancelled"),
+    ],
+)
+def test_unanswerable_assessment_is_409(opens_in_hours, status, code):
+    subject = make_subject()
+    assessment = make_assessment(
+        subject, opens_at=timezone.now() + timedelta(hours=opens_in_hours), status=status
+    )
+    client, _ = subject_client(subject)
+
+    response = submit(client, assessment, {"answers": PHQ9_ZERO})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, code)
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_window_closes_exactly_at_closes_at():
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+
+    with time_machine.travel(assessment.closes_at, tick=False):
+        response = submit(client, assessment, {"answers": PHQ9_ZERO})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "window_closed")
+
+
+@pytest.mark.django_db
+def test_each_bad_item_is_listed_in_a_400():
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+    answers = {**PHQ9_ZERO, "phq9_1": 4, "phq9_2": "1", "phq9_4": True, "extra": 1}
+    del answers["phq9_9"]
+
+    response = submit(client, assessment, {"answers": answers})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "answers.phq9_1": ["Not one of the options: 0, 1, 2, 3."],
+        "answers.phq9_2": ["Expected a whole number."],
+        "answers.phq9_4": ["Expected a whole number."],
+        "answers.extra": ["Unknown item."],
+        "answers.phq9_9": ["This item is required."],
+    }
+    assert Response.objects.count() == 0
+    assessment.refresh_from_db()
+    assert assessment.status == "open"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [],
+        [0, 1, 2],
+        "phq9_1=0",
+        None,
+        10**200,
+        -(10**30),
+        1.5e308,
+        True,
+        {"phq9_1": {"nested": [1, {"a": None}]}},
+        {"phq9_1": [0]},
+        {"phq9_1": 10**100},
+        {"phq9_1": 0.0},
+        {"phq9_1": "\u0000"},
+        {"": 0},
+        {"phq9_1": "x" * 100_000},
+    ],
+)
+def test_odd_answers_are_400_never_500(answers):
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+
+    response = submit(client, assessment, {"answers": answers})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[]",
+        b'"answers"',
+        b"null",
+        b"42",
+        b'{"answers": NaN}',
+        b'{"answers": {"phq9_1": 1e999}}',
+        b'{"answers": {"phq9_1": ' + b"9" * 5000 + b"}}",
+        b'{"answers": {}, "started_at": "yesterday"}',
+        b'{"answers": {}, "completed_at": 12}',
+        b"[" * 50_000 + b"]" * 50_000,
+        b"\xff\xfe",
+        b'{"answers": {"\\ud800": 1}}',
+        b'{"answers": {"phq9_1": "\\udfff"}}',
+        b'{"answers": {"\\u0000": "\\u0000"}}',
+    ],
+)
+def test_odd_bodies_are_400_never_500(raw):
+    subject = make_subject()
+    assessment = make_assessment(subject)
+    client, _ = subject_client(subject)
+
+    response = client.generic(
+        "POST",
+        f"/api/v1/me/assessments/{assessment.pk}/response/",
+        raw,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", [None, "", "x" * 129, "has space", "caf\u00e9"])
+def test_missing_or_bad_idempotency_key_is_400(key):
+    subject = make_subject()
+    client, _ = subject_client(subject)
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+
+    response = client.post(
+        f"/api/v1/me/assessments/{make_assessment(subject).pk}/response/",
+        {"answers": PHQ9_ZERO},
+        format="json",
+        **headers,
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["Idempotency-Key"]
+
+
+@pytest.mark.django_db
+def test_completed_at_in_the_future_is_400():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+    future = (timezone.now() + timedelta(hours=1)).isoformat()
+
+    response = submit(
+        client, make_assessment(subject), {"answers": PHQ9_ZERO, "completed_at": future}
+    )
+
+    assert response.json()["error"]["fields"] == {"completed_at": ["Cannot be in the future."]}
+
+
+@pytest.mark.django_db
+def test_neuro_sx_submission_scores_the_grade():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+
+    response = submit(
+        client, make_assessment(subject, "NEURO-SX"), {"answers": {**NEURO_ZERO, "l_numbness": 5}}
+    )
+
+    assert response.status_code == 201
+    assert Response.objects.get().score["grade"] == 2
+
+
+@pytest.mark.django_db
+def test_subject_token_gets_404_for_another_subjects_assessment():
+    subject = make_subject()
+    others = make_assessment(make_subject(subject.site))
+    client, _ = subject_client(subject)
+
+    response = submit(client, others, {"answers": PHQ9_ZERO})
+
+    assert response.status_code == 404
+    assert Response.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/subjects/{id}/responses/"),
+        ("post", "/api/v1/subjects/{id}/responses/"),
+        ("post", "/api/v1/subjects/{id}/activation-code/"),
+        ("post", "/api/v1/subjects/{id}/revoke-tokens/"),
+    ],
+)
+def test_subject_token_cannot_use_staff_endpoints(method, path):
+    subject = make_subject()
+    client, _ = subject_client(subject)
+
+    response = getattr(client, method)(path.format(id=subject.pk), {}, format="json")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "permission_denied")
+
+
+@pytest.mark.django_db
+def test_logout_revokes_the_token():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+
+    assert client.post("/api/v1/me/logout/").status_code == 204
+
+    assert client.get("/api/v1/me/").status_code == 401
+    assert AccessToken.objects.get().revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_withdrawn_subjects_token_fails():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+    Subject.objects.filter(pk=subject.pk).update(status=Subject.Status.WITHDRAWN)
+
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_reply_body_is_the_stored_json():
+    subject = make_subject()
+    client, _ = subject_client(subject)
+
+    response = submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+
+    assert json.loads(Response.objects.get().reply_body) == response.json()
