@@ -25,6 +25,16 @@ def pytest_sessionstart(session):
         pytest.exit("\n".join(["The tests need real services:", *problems]), returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Start every test with empty rate-limit counters (the cache is the test Redis)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

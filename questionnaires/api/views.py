@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -65,6 +66,8 @@ def render_instrument(instrument: InstrumentVersion, language: str) -> dict:
 class InstrumentViewMixin:
     """Validate the query parameters and look up the instrument of the URL."""
 
+    # Staff and subjects' phones alike read instruments.
+    permission_classes = [IsAuthenticated]
     query_serializer_class = InstrumentVersionQuerySerializer
 
     def read_query(self, request) -> dict:

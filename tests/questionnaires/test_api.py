@@ -1,7 +1,6 @@
 """The instruments API (questionnaires/api): shapes, versions, languages, FHIR, errors."""
 
 import copy
-from types import SimpleNamespace
 
 import pytest
 from drf_spectacular.drainage import GENERATOR_STATS
@@ -91,14 +90,11 @@ def client(admin_user) -> APIClient:
 
 
 def subject_client(language: str) -> APIClient:
-    """Return a client authenticated as a stand-in for a subject's phone token.
+    """Return a client authenticated with a real subject token of a subject speaking language."""
+    from tests.screening.phone_factories import make_subject
+    from tests.screening.phone_factories import subject_client as client_for
 
-    The subject token (another part of the project) authenticates as an object with a
-    ``.subject``; this stands in for it with only what the instruments views read.
-    """
-    client = APIClient()
-    principal = SimpleNamespace(is_authenticated=True, subject=SimpleNamespace(language=language))
-    client.force_authenticate(user=principal)
+    client, _ = client_for(make_subject(language=language))
     return client
 
 

@@ -3,19 +3,11 @@
 import logging
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.conftest import bearer_client
 from tests.screening.phone_factories import PHQ9_ZERO, make_assessment, make_staff, make_subject
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def dump_database() -> str:
