@@ -43,14 +43,16 @@ class DeliveryRetry(Exception):
     """A transient failure: the row is pending again and the task should retry later."""
 
 
-def usable_channels(user) -> list[Channel]:
-    """Return the user's active, unbroken channels, or their implicit email channel.
+def usable_channels(user, *, exclude=None) -> list[Channel]:
+    """Return the user's active, unbroken channels (but ``exclude``), or their implicit email.
 
     A member without any usable channel receives alerts by email to their user address (api.md,
     "Members receive that site's alerts by email ... unless other channels are configured"); that
     address gets a Channel row so that a delivery can point at it. Uses prefetched channels if any.
     """
-    channels = [c for c in user.alert_channels.all() if c.active and c.broken_at is None]
+    channels = [
+        c for c in user.alert_channels.all() if c.active and c.broken_at is None and c.pk != exclude
+    ]
     if channels:
         return channels
     if not user.email:
@@ -62,6 +64,8 @@ def usable_channels(user) -> list[Channel]:
     channel, _ = Channel.objects.get_or_create(
         user=user, kind=Channel.Kind.EMAIL, address=user.email
     )
+    if channel.pk == exclude:
+        return []
     if not channel.active or channel.broken_at is not None:
         logger.error(
             "alert recipient's only email channel is inactive or broken",
@@ -229,11 +233,9 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
 def fall_back(failed: Delivery) -> list[Delivery]:
     """Plan the alert on the recipient's other usable channels; log at ERROR if there are none."""
     recipient = failed.recipient
-    candidates = [
-        channel
-        for channel in usable_channels(recipient)
-        if channel.pk != failed.channel_id and recipient.is_active
-    ]
+    candidates = (
+        usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
+    )
     already = set(
         Delivery.objects.filter(alert_id=failed.alert_id, channel__in=candidates).values_list(
             "channel_id", flat=True
