@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 # The sweep runs every minute; an alert at its site's last tier is reported by the first sweep
 # after its deadline only, not on every tick.
-REPORT_WINDOW = timedelta(minutes=2)
+REPORT_WINDOW = timedelta(seconds=60)  # the beat interval of the sweep
 
 
 def escalate_alerts(*, now: datetime | None = None) -> list[str]:
