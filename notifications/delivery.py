@@ -16,6 +16,7 @@ carry it as ``Idempotency-Key``, so the receiving side can drop such a repeat.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from config.celery_app import app
+from screening.audit import record_audit
 
 from .models import Alert, Channel, Delivery
 from .transports import TransportError, get_transport
@@ -41,6 +43,39 @@ ERROR_LENGTH = 500
 
 class DeliveryRetry(Exception):
     """A transient failure: the row is pending again and the task should retry later."""
+
+
+@transaction.atomic
+def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, bool]:
+    """Add a channel to a user, or re-enable the same one if it was broken or inactive.
+
+    Returns the channel, the clear webhook signing secret (shown once; "" for other kinds) and
+    whether the channel is new. Raises ``ChannelExists`` if the same channel is already in use.
+    Audited.
+    """
+    secret = secrets.token_urlsafe(32) if kind == Channel.Kind.WEBHOOK else ""
+    channel = (
+        Channel.objects.select_for_update().filter(user=user, kind=kind, address=address).first()
+    )
+    if channel is not None:
+        if channel.active and channel.broken_at is None:
+            raise ChannelExists(channel)
+        channel.active, channel.broken_at, channel.last_error = True, None, ""
+        channel.signing_secret = secret
+        channel.save(update_fields=["active", "broken_at", "last_error", "signing_secret"])
+        record_audit(action="update", obj=channel, actor=actor, changes={"enabled": True})
+        return channel, secret, False
+    channel = Channel.objects.create(user=user, kind=kind, address=address, signing_secret=secret)
+    record_audit(action="create", obj=channel, actor=actor, changes={"kind": kind})
+    return channel, secret, True
+
+
+class ChannelExists(Exception):
+    """The user already has this channel, active and working."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(str(channel.pk))
+        self.channel = channel
 
 
 def usable_channels(user, *, exclude=None) -> list[Channel]:
