@@ -198,6 +198,11 @@ def deliver(delivery_id) -> str:
     if delivery.alert.status == Alert.Status.RESOLVED:
         _finish(delivery, Delivery.Status.CANCELLED, error="alert resolved before sending")
         return Delivery.Status.CANCELLED
+    if delivery.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+        # Claimed again and again without an outcome (its worker keeps dying): stop here.
+        return _record_failure(
+            delivery, TransportError("no outcome after the maximum attempts", permanent=False)
+        )
     if not channel.active or channel.broken_at is not None or not delivery.recipient.is_active:
         # Disabled since planning: do not send there, and try the recipient's other channels.
         with transaction.atomic():
@@ -209,6 +214,13 @@ def deliver(delivery_id) -> str:
         get_transport(channel.kind).send(delivery)
     except TransportError as exc:
         return _record_failure(delivery, exc)
+    except Exception as exc:  # a bug or a surprise: retry rather than wait for the lease
+        logger.exception(
+            "delivery raised an unexpected error", extra={"delivery_id": str(delivery.id)}
+        )
+        return _record_failure(
+            delivery, TransportError(f"unexpected {type(exc).__name__}", permanent=False)
+        )
 
     # Marked sent even if the sweep reset it to pending meanwhile: it was sent, do not resend.
     Delivery.objects.filter(

@@ -328,3 +328,36 @@ def test_sweep_then_deliver_completes_a_row_whose_worker_died():
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, len(mail.outbox)) == ("sent", 2, 1)
+
+
+def test_deliver_turns_an_unexpected_error_into_a_retry(monkeypatch):
+    delivery = DeliveryFactory()
+
+    def explode(self, delivery):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr("notifications.transports.email.EmailTransport.send", explode)
+    with pytest.raises(DeliveryRetry):
+        deliver(delivery.id)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (
+        "pending",
+        1,
+        "transient: unexpected KeyError",
+    )
+
+
+def test_deliver_gives_up_on_a_row_claimed_past_the_maximum_attempts(
+    sent_tasks, django_capture_on_commit_callbacks
+):
+    delivery = DeliveryFactory(attempts=8)
+
+    with (
+        override_settings(DELIVERY_MAX_ATTEMPTS=8),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert deliver(delivery.id) == "failed"
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, mail.outbox) == ("failed", 9, [])
