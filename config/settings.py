@@ -250,6 +250,29 @@ EMAIL_BACKEND = (
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "screening@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Alert deliveries (notifications.delivery) ---------------------------------------------------
+# SMS: "console" logs that a message would be sent (development); "http" POSTs {"to", "text"} with
+# a bearer token to SMS_GATEWAY_URL.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+if SMS_BACKEND not in {"console", "http"}:
+    raise ImproperlyConfigured('SMS_BACKEND must be "console" or "http".')
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_GATEWAY_URL.")
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Attempts per delivery before it is marked failed and the recipient's other channels are tried.
+DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
+# A delivery in "sending" for longer than this is presumed lost with its worker and is sent again.
+# It must exceed the task time limit, or a slow but live send could be doubled.
+DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "600"))
+if DELIVERY_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("DELIVERY_LEASE_SECONDS must exceed the task time limit (300 s).")
+# First retry delay of a delivery; it doubles on each attempt, up to 10 minutes.
+DELIVERY_RETRY_BACKOFF_SECONDS = int(os.environ.get("DELIVERY_RETRY_BACKOFF_SECONDS", "30"))
+# Where staff open the service; alert messages link to the alert when set.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+
 # --- Logging: one JSON object a line on stdout; study ids only, never names or contacts ----------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

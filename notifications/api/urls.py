@@ -1,1 +1,3 @@
-urlpatterns: list = []
+from .channels import urlpatterns as channel_urls
+
+urlpatterns: list = [*channel_urls]

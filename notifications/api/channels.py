@@ -1,0 +1,137 @@
+"""A staff user's alert channels: ``GET/POST /api/v1/users/{id}/channels/``."""
+
+import re
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from config.api import ApiError, Pagination
+from screening.selectors import is_admin
+
+from ..delivery import ChannelExists, add_channel
+from ..models import Channel
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+ADDRESS_VALIDATORS = {
+    Channel.Kind.EMAIL: (EmailValidator(), "Enter a valid email address."),
+    Channel.Kind.WEBHOOK: (
+        URLValidator(schemes=["http", "https"]),
+        "Enter an http or https URL.",
+    ),
+}
+
+
+class ChannelInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Channel.Kind.choices)
+    address = serializers.CharField(max_length=500)
+
+    def validate(self, attrs):
+        kind, address = attrs["kind"], attrs["address"]
+        if kind == Channel.Kind.SMS:
+            if not E164.fullmatch(address):
+                raise serializers.ValidationError(
+                    {"address": ["Enter a phone number in E.164 form, e.g. +27821234567."]}
+                )
+            return attrs
+        validator, message = ADDRESS_VALIDATORS[kind]
+        try:
+            validator(address)
+        except DjangoValidationError:
+            raise serializers.ValidationError({"address": [message]}) from None
+        if kind == Channel.Kind.EMAIL:
+            attrs["address"] = address.strip()
+        return attrs
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "kind", "address", "active", "broken_at", "last_error", "created_at"]
+        read_only_fields = fields
+
+
+class CreatedChannelSerializer(ChannelSerializer):
+    signing_secret = serializers.CharField(
+        help_text="Webhooks only, shown once: the HMAC-SHA256 key of the X-Signature header."
+    )
+
+    class Meta(ChannelSerializer.Meta):
+        fields = [*ChannelSerializer.Meta.fields, "signing_secret"]
+        read_only_fields = fields
+
+
+class UserChannelsView(GenericAPIView):
+    """The alert channels of one staff user: admins, or the user themselves."""
+
+    serializer_class = ChannelSerializer
+    pagination_class = Pagination
+    queryset = Channel.objects.none()
+
+    def get_target_user(self):
+        """Return the user of the URL if the requester may manage them; 404 otherwise."""
+        requester = self.request.user
+        user_id = self.kwargs["user_id"]
+        if not is_admin(requester) and getattr(requester, "pk", None) != user_id:
+            raise ApiError(404, "not_found", "No such resource.")
+        return get_object_or_404(get_user_model(), pk=user_id)
+
+    @extend_schema(
+        tags=["staff"],
+        summary="List a staff user's alert channels",
+        description=(
+            "Members receive their sites' alerts by email to their user address unless other "
+            "channels are configured. A channel marked broken (`broken_at`) after a permanent "
+            "failure is skipped until it is added again."
+        ),
+        responses={200: ChannelSerializer(many=True)},
+    )
+    def get(self, request, user_id: int):
+        user = self.get_target_user()
+        page = self.paginate_queryset(Channel.objects.filter(user=user))
+        return self.get_paginated_response(ChannelSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["staff"],
+        summary="Add an alert channel to a staff user",
+        description=(
+            "`email`: an email address; `sms`: an E.164 phone number; `webhook`: an http(s) URL "
+            "receiving a JSON POST signed with `X-Signature: sha256=<hex HMAC of the body>` and "
+            "carrying the delivery id as `Idempotency-Key`. A webhook's `signing_secret` is "
+            "returned once. Adding a broken or inactive channel again re-enables it (200)."
+        ),
+        request=ChannelInputSerializer,
+        responses={
+            201: CreatedChannelSerializer,
+            200: CreatedChannelSerializer,
+            400: OpenApiResponse(description="Invalid kind or address."),
+            404: OpenApiResponse(description="Unknown user, or not yours."),
+            409: OpenApiResponse(description="The user already has this channel."),
+        },
+    )
+    def post(self, request, user_id: int):
+        user = self.get_target_user()
+        data = ChannelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            channel, secret, created = add_channel(
+                user=user,
+                kind=data.validated_data["kind"],
+                address=data.validated_data["address"],
+                actor=request.user,
+            )
+        except ChannelExists:
+            raise ApiError(409, "conflict", "This user already has this channel.") from None
+        body = {**ChannelSerializer(channel).data, "signing_secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+urlpatterns = [
+    path("users/<int:user_id>/channels/", UserChannelsView.as_view(), name="user-channels"),
+]

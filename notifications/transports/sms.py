@@ -1,0 +1,64 @@
+"""SMS through a pluggable backend: an HTTP gateway, or the console for development."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import requests
+from django.conf import settings
+
+from . import TransportError, classify_http_status
+from .messages import render_sms
+
+if TYPE_CHECKING:
+    from notifications.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+
+class ConsoleSmsBackend:
+    """Log that a message would be sent: the channel id and length, never the number or text."""
+
+    def send(self, *, channel_id: str, to: str, text: str) -> None:
+        logger.info(f"SMS to channel {channel_id}", extra={"length": len(text)})
+
+
+class HttpSmsBackend:
+    """POST ``{"to", "text"}`` with a bearer token to the configured gateway."""
+
+    def send(self, *, channel_id: str, to: str, text: str) -> None:
+        try:
+            response = requests.post(
+                settings.SMS_GATEWAY_URL,
+                json={"to": to, "text": text},
+                headers={"Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"},
+                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
+        except requests.RequestException as exc:
+            # A malformed gateway URL is our configuration, not the recipient's number.
+            raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
+        error = classify_http_status(response.status_code)
+        if error is not None:
+            if response.status_code in (401, 403):
+                # Our token is refused: not the number's fault, so do not mark the channel broken.
+                raise TransportError(f"SMS gateway HTTP {response.status_code}", permanent=False)
+            raise TransportError(f"SMS gateway {error.message}", permanent=error.permanent)
+
+
+BACKENDS = {"console": ConsoleSmsBackend, "http": HttpSmsBackend}
+
+
+class SmsTransport:
+    """Send the short alert text to the channel's E.164 number through the configured backend."""
+
+    def send(self, delivery: Delivery) -> None:
+        backend = BACKENDS[settings.SMS_BACKEND]()
+        backend.send(
+            channel_id=str(delivery.channel_id),
+            to=delivery.channel.address,
+            text=render_sms(delivery),
+        )

@@ -1,0 +1,114 @@
+"""Real receivers for delivery tests: an SMTP sink (aiosmtpd) and a local HTTP server."""
+
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceivedEmail:
+    rcpt_tos: list[str]
+    message: Message
+
+
+class SmtpSink:
+    """An SMTP server in this process; answers the first ``fail_first`` DATA commands with 451."""
+
+    def __init__(self, fail_first: int = 0, fail_code: str = "451 4.3.0 try again later"):
+        self.fail_first = fail_first
+        self.fail_code = fail_code
+        self.data_commands = 0
+        self.received: list[ReceivedEmail] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        self.data_commands += 1
+        if self.data_commands <= self.fail_first:
+            return self.fail_code
+        self.received.append(
+            ReceivedEmail(list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
+        return "250 OK"
+
+    def __enter__(self) -> "SmtpSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpReceiver:
+    """A local HTTP server that records every POST and answers with the next status in line.
+
+    ``statuses`` are used in order, then 200. With ``hold_first`` the first request waits (after
+    being recorded) until ``release`` is set, to let a test kill the sender mid-request.
+    """
+
+    statuses: list[int] = field(default_factory=list)
+    hold_first: bool = False
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    first_arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        receiver = self
+        self.lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server hook name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append(ReceivedRequest(self.path, dict(self.headers), body))
+                    first = len(receiver.requests) == 1
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if first and receiver.hold_first:
+                    receiver.first_arrived.set()
+                    receiver.release.wait(60)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender is gone
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "HttpReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
