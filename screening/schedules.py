@@ -67,7 +67,7 @@ def _known_zones() -> frozenset[str]:
 
 
 def local_to_utc(local_date: date, time_of_day: time, tz_name: str) -> datetime:
-    """Return the UTC instant of a local wall-clock time (gaps shift forward, folds take the first)."""
+    """Return the UTC instant of a local time (gaps shift forward, folds take the first)."""
     zone = ZoneInfo(tz_name)
     local = datetime.combine(local_date, time_of_day.replace(tzinfo=None, fold=0), tzinfo=zone)
     return local.astimezone(UTC)
