@@ -15,4 +15,20 @@ app.conf.beat_schedule = {
         "task": "notifications.record_heartbeat",
         "schedule": 60.0,
     },
+    "screening.open_due_assessments": {
+        "task": "screening.open_due_assessments",
+        "schedule": 60.0,
+    },
+    "screening.close_missed_assessments": {
+        "task": "screening.close_missed_assessments",
+        "schedule": 60.0,
+    },
+    "screening.materialise_all": {
+        "task": "screening.materialise_all",
+        "schedule": 3600.0,
+    },
+    "notifications.send_due_reminders": {
+        "task": "notifications.send_due_reminders",
+        "schedule": 60.0,
+    },
 }
