@@ -186,7 +186,7 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
             extra={
                 "subject_id": str(subject.pk),
                 "study_id": subject.study_id,
-                "created": len(to_create),
+                "created_count": len(to_create),
                 "retimed": retimed,
                 "cancelled": cancelled,
             },
