@@ -77,7 +77,8 @@ class UserListCreateView(APIView):
                 user = User.objects.create_user(
                     username=values["username"], email=values["email"], password=values["password"]
                 )
-                profile, _ = StaffProfile.objects.get_or_create(user=user)
+                profile = StaffProfile.objects.get_or_create(user=user)[0]
+                user.staff_profile = profile
                 if values.get("phone"):
                     profile.phone = values["phone"]
                     profile.save(update_fields=["phone"])
