@@ -327,3 +327,33 @@ def test_open_sweep_skips_withdrawn_subjects():
     AssessmentFactory(subject=subject, opens_at=t0, status="scheduled")
 
     assert services.open_due_assessments(now=t0) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_enrolments_one_wins_the_other_is_duplicate():
+    import threading
+
+    from django.db import connection as default_connection
+
+    site = SiteFactory()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def attempt():
+        try:
+            barrier.wait(5)
+            enrol(site, study_id="RACE-1")
+            outcomes.append("created")
+        except services.DuplicateStudyId:
+            outcomes.append("duplicate")
+        finally:
+            default_connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert sorted(outcomes) == ["created", "duplicate"]
+    assert Subject.objects.filter(study_id="RACE-1").count() == 1
