@@ -13,16 +13,15 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="tasks_delivery")
 
 app.conf.beat_schedule = {
-    "notifications.record_heartbeat": {
-        "task": "notifications.record_heartbeat",
-        "schedule": 60.0,
-    },
-    "notifications.sweep_deliveries": {
-        "task": "notifications.sweep_deliveries",
-        "schedule": 60.0,
-    },
-    "notifications.escalate_alerts": {
-        "task": "notifications.escalate_alerts",
-        "schedule": 60.0,
-    },
+    name: {"task": name, "schedule": seconds}
+    for name, seconds in [
+        ("notifications.record_heartbeat", 60.0),
+        ("screening.open_due_assessments", 60.0),
+        ("screening.close_missed_assessments", 60.0),
+        ("screening.materialise_all", 3600.0),
+        ("notifications.send_due_reminders", 60.0),
+        ("notifications.sweep_evaluations", 60.0),
+        ("notifications.sweep_deliveries", 60.0),
+        ("notifications.escalate_alerts", 60.0),
+    ]
 }

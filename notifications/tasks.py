@@ -12,3 +12,11 @@ def record_heartbeat(self) -> None:
     WorkerHeartbeat.objects.update_or_create(
         id=1, defaults={"seen_at": timezone.now(), "hostname": self.request.hostname or ""}
     )
+
+
+@shared_task(name="notifications.send_due_reminders", acks_late=True)
+def send_due_reminders() -> dict:
+    """Send the subject reminders that are due (beat, every minute; idempotent)."""
+    from . import reminders
+
+    return reminders.send_due_reminders()

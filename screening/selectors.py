@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Site, Subject
+from .models import Schedule, Site, StaffProfile, Subject
 
 
 def is_admin(user) -> bool:
@@ -22,3 +22,20 @@ def visible_subjects(user) -> QuerySet[Subject]:
     if is_admin(user):
         return Subject.objects.all()
     return Subject.objects.filter(site__memberships__user=user)
+
+
+def visible_schedules(user) -> QuerySet[Schedule]:
+    """Schedules the user may read: all for admins, else those of their sites."""
+    if is_admin(user):
+        return Schedule.objects.all()
+    return Schedule.objects.filter(site__memberships__user=user)
+
+
+def staff_user_by_public_id(public_id):
+    """Return the active staff user with this public id (see StaffProfile), or None."""
+    profile = (
+        StaffProfile.objects.select_related("user")
+        .filter(public_id=public_id, user__is_active=True)
+        .first()
+    )
+    return profile.user if profile else None

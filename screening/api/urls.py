@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import admin_api, schedules, subjects
 from .activation import ActivationCodeView, RevokeTokensView
 from .auth import ObtainTokenView, RevokeTokenView
 from .phone import ActivateView, LogoutView, MeView, MyAssessmentsView, SubmitResponseView
@@ -33,5 +34,36 @@ urlpatterns = [
         "subjects/<uuid:subject_id>/responses/",
         SubjectResponsesView.as_view(),
         name="subject-responses",
+    ),
+    # Staff administration
+    path("users/", admin_api.UserListCreateView.as_view(), name="users"),
+    path("sites/", admin_api.SiteListCreateView.as_view(), name="sites"),
+    path("sites/<slug:code>/", admin_api.SiteDetailView.as_view(), name="site-detail"),
+    path("sites/<slug:code>/members/", admin_api.SiteMembersView.as_view(), name="site-members"),
+    # Schedules
+    path("schedules/", schedules.ScheduleListCreateView.as_view(), name="schedules"),
+    path("schedules/<uuid:pk>/", schedules.ScheduleDetailView.as_view(), name="schedule-detail"),
+    path(
+        "schedules/<uuid:pk>/preview/",
+        schedules.SchedulePreviewView.as_view(),
+        name="schedule-preview",
+    ),
+    # Subjects (staff)
+    path("subjects/", subjects.SubjectListCreateView.as_view(), name="subjects"),
+    path("subjects/<uuid:pk>/", subjects.SubjectDetailView.as_view(), name="subject-detail"),
+    path(
+        "subjects/<uuid:pk>/withdraw/",
+        subjects.SubjectWithdrawView.as_view(),
+        name="subject-withdraw",
+    ),
+    path(
+        "subjects/<uuid:pk>/regimen-changes/",
+        subjects.SubjectRegimenChangesView.as_view(),
+        name="subject-regimen-changes",
+    ),
+    path(
+        "subjects/<uuid:pk>/assessments/",
+        subjects.SubjectAssessmentsView.as_view(),
+        name="subject-assessments",
     ),
 ]

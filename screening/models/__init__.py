@@ -8,6 +8,7 @@ from .access import AccessToken, ActivationCode
 from .audit import AuditEvent
 from .responses import Response
 from .schedules import Assessment, Schedule, ScheduleEntry
+from .staff import StaffProfile
 from .subjects import RegimenChange, Site, SiteMembership, Subject
 from .tdm import CmaxResult, EvaluationRequest, MonitoringProfile
 
@@ -24,6 +25,7 @@ __all__ = [
     "Schedule",
     "ScheduleEntry",
     "Site",
+    "StaffProfile",
     "SiteMembership",
     "Subject",
 ]

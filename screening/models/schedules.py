@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -65,6 +66,45 @@ class ScheduleEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_code} from day {self.offset_days}"
+
+    def clean(self) -> None:
+        from ..schedules import MAX_DAY
+
+        errors = entry_timing_errors(
+            offset_days=self.offset_days,
+            repeat_every_days=self.repeat_every_days,
+            until_day=self.until_day,
+            window_hours=self.window_hours,
+            reminder_hours=self.reminder_hours,
+            max_day=MAX_DAY,
+        )
+        if errors:
+            raise ValidationError(errors)
+
+
+def entry_timing_errors(
+    *, offset_days, repeat_every_days, until_day, window_hours, reminder_hours, max_day
+) -> dict[str, list[str]]:
+    """Return per-field problems of an entry's timing (shared by the API and the admin)."""
+    errors: dict[str, list[str]] = {}
+    if repeat_every_days is not None and until_day is None:
+        errors["until_day"] = ["A repeating entry needs a last day."]
+    if until_day is not None:
+        if until_day > max_day:
+            errors["until_day"] = [f"Ensure this value is at most {max_day}."]
+        elif offset_days is not None and until_day < offset_days:
+            errors["until_day"] = ["The last day cannot be before the first (offset_days)."]
+    if offset_days is not None and offset_days > max_day:
+        errors["offset_days"] = [f"Ensure this value is at most {max_day}."]
+    if not isinstance(reminder_hours, list) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in reminder_hours
+    ):
+        errors["reminder_hours"] = ["A list of positive whole hours."]
+    elif window_hours is not None and any(h >= window_hours for h in reminder_hours):
+        errors["reminder_hours"] = ["Every reminder must fall inside the window."]
+    elif len(reminder_hours) > 10 or len(set(reminder_hours)) != len(reminder_hours):
+        errors["reminder_hours"] = ["At most ten distinct offsets."]
+    return errors
 
 
 class Assessment(models.Model):

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.timezone import now
 
+from .. import crypto
+
 
 class Site(models.Model):
     """A clinic or study site; its time zone and crisis message apply to its subjects."""
@@ -98,6 +100,31 @@ class Subject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id}:{self.study_id}"
+
+    # Contact details are read and written in clear only through these properties.
+    @property
+    def contact_email(self) -> str:
+        return crypto.decrypt(self.contact_email_encrypted)
+
+    @contact_email.setter
+    def contact_email(self, value: str | None) -> None:
+        self.contact_email_encrypted = crypto.encrypt(value or "")
+
+    @property
+    def contact_phone(self) -> str:
+        return crypto.decrypt(self.contact_phone_encrypted)
+
+    @contact_phone.setter
+    def contact_phone(self, value: str | None) -> None:
+        self.contact_phone_encrypted = crypto.encrypt(value or "")
+
+    @property
+    def has_contact_email(self) -> bool:
+        return bool(self.contact_email_encrypted)
+
+    @property
+    def has_contact_phone(self) -> bool:
+        return bool(self.contact_phone_encrypted)
 
 
 class RegimenChange(models.Model):

@@ -1,0 +1,21 @@
+"""What the API knows of a staff user beyond django.contrib.auth: an opaque id and a phone."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class StaffProfile(models.Model):
+    """One per staff user: the UUID the API shows instead of the sequential user pk."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    phone = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"staff {self.public_id}"

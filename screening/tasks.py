@@ -1,0 +1,51 @@
+"""Celery tasks of screening: thin, idempotent triggers that take ids and call services."""
+
+import logging
+
+from celery import shared_task
+
+from . import services
+from .models import Subject
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="screening.materialise_subject", acks_late=True)
+def materialise_subject(subject_id: str) -> None:
+    """Materialise one subject's assessments (idempotent)."""
+    subject = Subject.objects.filter(pk=subject_id).first()
+    if subject is not None:
+        services.materialise_assessments(subject=subject)
+
+
+@shared_task(name="screening.materialise_all", acks_late=True)
+def materialise_all() -> int:
+    """Safety net (beat, hourly): materialise every active subject's assessments."""
+    ids = list(
+        Subject.objects.filter(status=Subject.Status.ACTIVE, schedule__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    for subject_id in ids:
+        subject = Subject.objects.filter(pk=subject_id).first()
+        if subject is not None:
+            services.materialise_assessments(subject=subject)
+    return len(ids)
+
+
+@shared_task(name="screening.open_due_assessments", acks_late=True)
+def open_due_assessments() -> int:
+    """Open assessments whose window has started (beat, every minute)."""
+    count = services.open_due_assessments()
+    if count:
+        logger.info("assessments opened", extra={"count": count})
+    return count
+
+
+@shared_task(name="screening.close_missed_assessments", acks_late=True)
+def close_missed_assessments() -> int:
+    """Mark unanswered assessments whose window has closed as missed (beat, every minute)."""
+    count = services.close_missed_assessments()
+    if count:
+        logger.info("assessments missed", extra={"count": count})
+    return count
