@@ -15,4 +15,9 @@ app.conf.beat_schedule = {
         "task": "notifications.record_heartbeat",
         "schedule": 60.0,
     },
+    # Evaluations whose task was lost (broker outage, worker crash): the outbox rows say so.
+    "notifications.sweep_evaluations": {
+        "task": "notifications.sweep_evaluations",
+        "schedule": 60.0,
+    },
 }
