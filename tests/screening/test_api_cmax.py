@@ -313,19 +313,19 @@ def closed_port() -> int:
 
 @pytest.fixture
 def broker_down():
-    """Point Celery (settings and the live app) at a port where nothing listens."""
+    """Point Celery (settings and the live app) at a port where nothing listens, then restore."""
     down = f"redis://127.0.0.1:{closed_port()}/0"
-    saved = app.conf.broker_url
+    conf = app.conf
+    saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
     with override_settings(CELERY_BROKER_URL=down):
-        app.pool.force_close_all()
+        # New pools for the dead URL; the live ones are set aside untouched (kombu shares them).
         app._pool = None
-        app.conf.broker_url = down
+        app.amqp._producer_pool = None
+        conf.broker_url = conf.broker_write_url = down
         try:
             yield down
         finally:
-            app.pool.force_close_all()
-            app._pool = None
-            app.conf.broker_url = saved
+            conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
 
 
 def test_post_with_the_broker_down_still_answers_201_and_the_sweep_evaluates_later(
