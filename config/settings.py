@@ -174,6 +174,14 @@ SPECTACULAR_SETTINGS = {
     # The contract is public: anyone may read the schema and the docs.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Several models have a field named "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "notifications.models.Alert.Status",
+        "DeliveryStatusEnum": "notifications.models.Delivery.Status",
+        "AssessmentStatusEnum": "screening.models.Assessment.Status",
+        "ChannelKindEnum": "notifications.models.Channel.Kind",
+        "InstrumentKindEnum": ["self_report", "clinician"],
+    },
 }
 
 # --- Subject activation ---------------------------------------------------------------------------

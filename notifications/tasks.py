@@ -1,9 +1,27 @@
 """Celery tasks of the notifications app: thin triggers that take ids and call services."""
 
+import logging
+import uuid
+from datetime import timedelta
+
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.db.models import F, Min
 from django.utils import timezone
 
+from screening.models import EvaluationRequest
+
+from . import evaluation
 from .models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+# A pending request this old was not (or not yet) handled by its own task: the sweep takes it.
+SWEEP_MIN_AGE = timedelta(seconds=30)
+# Subjects evaluated per sweep; the rest wait for the next tick (a minute).
+SWEEP_BATCH = 200
+# Attempts after which a pending request is logged as an error (it is still retried).
+STUCK_ATTEMPTS = 10
 
 
 @shared_task(name="notifications.record_heartbeat", bind=True)
@@ -20,3 +38,63 @@ def send_due_reminders() -> dict:
     from . import reminders
 
     return reminders.send_due_reminders()
+
+
+@shared_task(
+    name="notifications.evaluate_subject",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def evaluate_subject(subject_id: str) -> None:
+    """Evaluate a subject that has pending evaluation requests (a trigger of the outbox row)."""
+    try:
+        uuid.UUID(str(subject_id))
+    except ValueError:
+        logger.error("evaluation task with a malformed subject id dropped")
+        return
+    if not EvaluationRequest.objects.filter(
+        subject_id=subject_id, processed_at__isnull=True
+    ).exists():
+        return  # evaluated already, by an earlier task or the sweep
+    evaluation.evaluate_subject(subject_id=subject_id)
+
+
+@shared_task(name="notifications.sweep_evaluations")
+def sweep_evaluations(min_age_seconds: int = int(SWEEP_MIN_AGE.total_seconds())) -> int:
+    """Evaluate subjects whose evaluation requests are still pending; return how many.
+
+    Beat sends this every minute. Each subject is evaluated in its own transaction, so one
+    failure neither blocks the others nor loses the request (it stays pending, attempts + 1).
+    """
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    # Oldest first, so a backlog larger than a batch cannot starve anyone.
+    subject_ids = list(
+        EvaluationRequest.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
+        .values("subject_id")
+        .annotate(oldest=Min("created_at"))
+        .order_by("oldest")
+        .values_list("subject_id", flat=True)[:SWEEP_BATCH]
+    )
+    evaluated = 0
+    for subject_id in subject_ids:
+        EvaluationRequest.objects.filter(
+            subject_id=subject_id, processed_at__isnull=True, created_at__lte=cutoff
+        ).update(attempts=F("attempts") + 1)
+        try:
+            evaluation.evaluate_subject(subject_id=subject_id)
+        except Exception:
+            stuck = EvaluationRequest.objects.filter(
+                subject_id=subject_id, processed_at__isnull=True, attempts__gte=STUCK_ATTEMPTS
+            ).exists()
+            log = logger.error if stuck else logger.warning
+            log(
+                "evaluation failed; it stays pending",
+                extra={"subject_id": str(subject_id)},
+                exc_info=True,
+            )
+            continue
+        evaluated += 1
+    return evaluated

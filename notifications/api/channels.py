@@ -2,10 +2,8 @@
 
 import re
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +11,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
-from screening.selectors import is_admin
+from screening.selectors import is_admin, staff_user_by_public_id
 
 from ..delivery import ChannelExists, add_channel
 from ..models import Channel
@@ -76,11 +74,10 @@ class UserChannelsView(GenericAPIView):
 
     def get_target_user(self):
         """Return the user of the URL if the requester may manage them; 404 otherwise."""
-        requester = self.request.user
-        user_id = self.kwargs["user_id"]
-        if not is_admin(requester) and getattr(requester, "pk", None) != user_id:
+        user = staff_user_by_public_id(self.kwargs["user_id"])
+        if user is None or not (is_admin(self.request.user) or self.request.user == user):
             raise ApiError(404, "not_found", "No such resource.")
-        return get_object_or_404(get_user_model(), pk=user_id)
+        return user
 
     @extend_schema(
         tags=["staff"],
@@ -92,7 +89,7 @@ class UserChannelsView(GenericAPIView):
         ),
         responses={200: ChannelSerializer(many=True)},
     )
-    def get(self, request, user_id: int):
+    def get(self, request, user_id):
         user = self.get_target_user()
         page = self.paginate_queryset(Channel.objects.filter(user=user))
         return self.get_paginated_response(ChannelSerializer(page, many=True).data)
@@ -115,7 +112,7 @@ class UserChannelsView(GenericAPIView):
             409: OpenApiResponse(description="The user already has this channel."),
         },
     )
-    def post(self, request, user_id: int):
+    def post(self, request, user_id):
         user = self.get_target_user()
         data = ChannelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -133,5 +130,5 @@ class UserChannelsView(GenericAPIView):
 
 
 urlpatterns = [
-    path("users/<int:user_id>/channels/", UserChannelsView.as_view(), name="user-channels"),
+    path("users/<uuid:user_id>/channels/", UserChannelsView.as_view(), name="user-channels"),
 ]

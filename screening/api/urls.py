@@ -3,7 +3,9 @@ from django.urls import path
 from . import admin_api, schedules, subjects
 from .activation import ActivationCodeView, RevokeTokensView
 from .auth import ObtainTokenView, RevokeTokenView
+from .cmax import SubjectCmaxResultsView
 from .phone import ActivateView, LogoutView, MeView, MyAssessmentsView, SubmitResponseView
+from .profiles import MonitoringProfileDetailView, MonitoringProfileListView
 from .responses import SubjectResponsesView
 
 urlpatterns = [
@@ -65,5 +67,16 @@ urlpatterns = [
         "subjects/<uuid:pk>/assessments/",
         subjects.SubjectAssessmentsView.as_view(),
         name="subject-assessments",
+    ),
+    path(
+        "subjects/<uuid:subject_id>/cmax-results/",
+        SubjectCmaxResultsView.as_view(),
+        name="subject-cmax-results",
+    ),
+    path("monitoring-profiles/", MonitoringProfileListView.as_view(), name="monitoring-profiles"),
+    path(
+        "monitoring-profiles/<uuid:profile_id>/",
+        MonitoringProfileDetailView.as_view(),
+        name="monitoring-profile",
     ),
 ]

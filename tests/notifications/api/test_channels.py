@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(user) -> str:
-    return f"/api/v1/users/{user.pk}/channels/"
+    return f"/api/v1/users/{user.staff_profile.public_id}/channels/"
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_another_users_channels_are_404(ana):
 
 
 def test_unknown_user_is_404_for_an_admin(admin_client_api):
-    response = admin_client_api.get("/api/v1/users/999999/channels/")
+    response = admin_client_api.get("/api/v1/users/6f1c5a52-0000-4000-8000-000000000000/channels/")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
 
 

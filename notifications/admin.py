@@ -1,0 +1,27 @@
+"""Admin for alerts: read only (acknowledge and resolve through the API, which audits them)."""
+
+from django.contrib import admin
+
+from .models import Alert
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("id", "subject", "category", "severity", "status", "created_at")
+    list_filter = ("status", "category", "severity")
+    search_fields = ("subject__study_id",)
+    list_select_related = ("subject", "subject__site")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in Alert._meta.fields] + [
+        "evidence_responses",
+        "evidence_cmax_results",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,27 @@
+"""Tests for notifications/admin.py: alerts are visible and read only in the admin."""
+
+import pytest
+from django.test import Client
+
+from notifications.evaluation import evaluate_subject
+from notifications.models import Alert
+from tests.notifications.alert_factories import make_response, make_subject, phq9_answers
+
+pytestmark = pytest.mark.django_db
+
+
+def test_alerts_are_listed_and_read_only(admin_user):
+    subject = make_subject()
+    make_response(subject, "PHQ-9", phq9_answers(12))
+    evaluate_subject(subject_id=subject.pk)
+    alert = Alert.objects.get()
+    client = Client()
+    client.force_login(admin_user)
+
+    listing = client.get("/admin/notifications/alert/")
+    detail = client.get(f"/admin/notifications/alert/{alert.pk}/change/")
+    changed = client.post(f"/admin/notifications/alert/{alert.pk}/change/", {"status": "resolved"})
+
+    assert (listing.status_code, detail.status_code, changed.status_code) == (200, 200, 403)
+    alert.refresh_from_db()
+    assert alert.status == "open"

@@ -1,0 +1,309 @@
+"""Tests for notifications/evaluation.py: database inputs -> decision table -> alerts."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications import delivery
+from notifications.evaluation import evaluate_subject, latest_dose_change_at
+from notifications.models import Alert
+from notifications.services import resolve_alert
+from screening.models import AuditEvent, EvaluationRequest
+from screening.tdm import create_profile_version
+from tests.notifications.alert_factories import (
+    gad7_answers,
+    make_cmax,
+    make_regimen,
+    make_response,
+    make_staff,
+    make_subject,
+    neuro_answers,
+    phq9_answers,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paged(monkeypatch):
+    """Record every call of plan_deliveries (the delivery fan-out) as (alert id, tier)."""
+    calls = []
+
+    def spy(*, alert, tier=1):
+        calls.append((alert.pk, tier))
+        return []
+
+    monkeypatch.setattr(delivery, "plan_deliveries", spy)
+    return calls
+
+
+def summary(subject):
+    """Return each alert of the subject as (category, severity, rules, responses, cmax ids)."""
+    return [
+        (
+            alert.category,
+            alert.severity,
+            alert.rules,
+            sorted(str(pk) for pk in alert.evidence_responses.values_list("id", flat=True)),
+            sorted(str(pk) for pk in alert.evidence_cmax_results.values_list("id", flat=True)),
+        )
+        for alert in Alert.objects.filter(subject=subject).order_by("created_at")
+    ]
+
+
+# --- inputs selected from the database (acceptance point 1) -----------------------------------
+
+
+def test_evaluate_without_any_cmax_asks_for_tdm(paged):
+    subject = make_subject()
+    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("tdm_needed", "high", ["T1"], [str(phq9.pk)], [])]
+
+
+@pytest.mark.parametrize(
+    ("age_days", "expected"),
+    [
+        (27, ("dose_review", "high", ["R1"])),  # inside the 28-day recency window
+        (29, ("tdm_needed", "high", ["T1"])),  # older: no current Cmax
+    ],
+)
+def test_evaluate_ignores_a_cmax_older_than_the_recency_window(paged, age_days, expected):
+    subject = make_subject()
+    make_response(subject, "PHQ-9", phq9_answers(12))
+    make_cmax(subject, "38", sampled_at=timezone.now() - timedelta(days=age_days))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert [row[:3] for row in summary(subject)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # The dose changed after the sample: the level no longer describes the regimen.
+        ({"dose_mg_per_day": 500}, ("tdm_needed", "high", ["T1"])),
+        # So did the drug.
+        ({"drug": "terizidone"}, ("tdm_needed", "high", ["T1"])),
+        # Pyridoxine only: not a dose change, the Cmax is still current.
+        ({"pyridoxine_mg_per_day": 200}, ("dose_review", "high", ["R1"])),
+    ],
+)
+def test_evaluate_ignores_a_cmax_taken_before_the_latest_dose_change(paged, change, expected):
+    subject = make_subject()
+    now = timezone.now()
+    make_regimen(subject, effective_from=now - timedelta(days=40), dose_mg_per_day=750)
+    make_cmax(subject, "38", sampled_at=now - timedelta(days=10))
+    make_regimen(
+        subject,
+        effective_from=now - timedelta(days=5),
+        **{"dose_mg_per_day": 750, "pyridoxine_mg_per_day": 150, **change},
+    )
+    make_response(subject, "PHQ-9", phq9_answers(12))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert [row[:3] for row in summary(subject)] == [expected]
+
+
+def test_latest_dose_change_ignores_the_first_regimen_and_non_dose_changes():
+    subject = make_subject()
+    now = timezone.now()
+    first = make_regimen(subject, effective_from=now - timedelta(days=30), dose_mg_per_day=750)
+    dose = make_regimen(subject, effective_from=now - timedelta(days=20), dose_mg_per_day=500)
+    pyridoxine = make_regimen(
+        subject, effective_from=now - timedelta(days=10), dose_mg_per_day=500, isoniazid=True
+    )
+
+    assert latest_dose_change_at([first]) is None
+    assert latest_dose_change_at([first, dose, pyridoxine]) == dose.effective_from
+
+
+def test_evaluate_takes_a_6h_sample_higher_than_the_2h_one_as_the_occasions_cmax(paged):
+    subject = make_subject()
+    dose_at = timezone.now() - timedelta(days=2)
+    make_cmax(subject, "30", sampled_at=dose_at + timedelta(hours=2), hours_post_dose="2")
+    six_hours = make_cmax(
+        subject, "38", sampled_at=dose_at + timedelta(hours=6), hours_post_dose="6"
+    )
+    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [
+        ("dose_review", "high", ["R1"], [str(phq9.pk)], [str(six_hours.pk)])
+    ]
+    alert = Alert.objects.get(subject=subject)
+    assert alert.inputs["cmax"] == {
+        "cmax_id": str(six_hours.pk),
+        "value_ug_per_ml": "38.000",
+        "sampled_at": six_hours.sampled_at.isoformat(),
+        "hours_post_dose": "6.00",
+    }
+
+
+def test_evaluate_cmax_38_after_phq9_12_yields_dose_review_with_both_pieces_of_evidence(paged):
+    subject = make_subject()
+    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    cmax = make_cmax(subject, "38")
+
+    outcome = evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("dose_review", "high", ["R1"], [str(phq9.pk)], [str(cmax.pk)])]
+    alert = Alert.objects.get(subject=subject)
+    assert [reason["rule"] for reason in alert.reasons] == ["R1", "R1"]
+    assert alert.profile.version == 1
+    assert alert.recommended_actions == [
+        "Review the cycloserine dose: reduce it.",
+        "Repeat TDM after the dose change.",
+    ]
+    assert outcome.created == [alert]
+    assert paged == [(alert.pk, 1)]
+
+
+# --- idempotency and the life of an alert (acceptance point 4) --------------------------------
+
+
+def test_re_evaluating_creates_no_duplicate_alert_and_pages_once(paged):
+    subject = make_subject()
+    make_response(subject, "PHQ-9", phq9_answers(12))
+    make_cmax(subject, "38")
+
+    outcomes = [evaluate_subject(subject_id=subject.pk) for _ in range(5)]
+
+    alert = Alert.objects.get(subject=subject)
+    assert paged == [(alert.pk, 1)]
+    assert [len(o.created) for o in outcomes] == [1, 0, 0, 0, 0]
+    assert [len(o.updated) for o in outcomes] == [0, 0, 0, 0, 0]
+    assert AuditEvent.objects.filter(object_id=str(alert.pk)).count() == 1
+
+
+def test_the_unique_constraint_refuses_a_second_unresolved_alert_of_a_category(paged):
+    subject = make_subject()
+    make_response(subject, "PHQ-9", phq9_answers(12))
+    evaluate_subject(subject_id=subject.pk)
+    first = Alert.objects.get(subject=subject)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Alert.objects.create(
+            subject=subject, category=first.category, severity="high", profile=first.profile
+        )
+
+
+def test_a_new_finding_of_the_same_category_adds_evidence_without_paging(paged):
+    subject = make_subject()
+    first = make_response(
+        subject, "PHQ-9", phq9_answers(12), completed_at=timezone.now() - timedelta(days=2)
+    )
+    evaluate_subject(subject_id=subject.pk)
+    second = make_response(subject, "PHQ-9", phq9_answers(14))
+
+    outcome = evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get(subject=subject)
+    assert summary(subject) == [
+        ("tdm_needed", "high", ["T1"], sorted([str(first.pk), str(second.pk)]), [])
+    ]
+    assert outcome.updated == [alert]
+    assert paged == [(alert.pk, 1)]
+    assert [r["inputs"].get("response_id") for r in alert.reasons] == [
+        str(first.pk),
+        None,  # "no current Cmax"
+        str(second.pk),
+    ]
+
+
+def test_a_higher_severity_of_the_same_category_raises_the_open_alert(paged):
+    subject = make_subject()
+    cmax = make_cmax(subject, "38")
+    evaluate_subject(subject_id=subject.pk)  # R2: above the ceiling, no positive screen
+    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+
+    evaluate_subject(subject_id=subject.pk)  # R1: high
+
+    alert = Alert.objects.get(subject=subject)
+    assert summary(subject) == [
+        ("dose_review", "high", ["R1", "R2"], [str(phq9.pk)], [str(cmax.pk)])
+    ]
+    assert paged == [(alert.pk, 1)]
+    assert AuditEvent.objects.filter(object_id=str(alert.pk), action="update").get().changes == {
+        "rules_added": ["R1"],
+        "severity": ["routine", "high"],
+        "responses_added": [str(phq9.pk)],
+    }
+
+
+def test_a_more_severe_category_opens_its_own_alert_and_pages(paged):
+    subject = make_subject()
+    make_response(subject, "PHQ-9", phq9_answers(12), completed_at=timezone.now() - timedelta(1))
+    evaluate_subject(subject_id=subject.pk)
+    item9 = make_response(subject, "PHQ-9", phq9_answers(12, item9=1))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    categories = list(
+        Alert.objects.filter(subject=subject).order_by("created_at").values_list("category")
+    )
+    assert categories == [("tdm_needed",), ("discontinuation",)]
+    discontinuation = Alert.objects.get(subject=subject, category="discontinuation")
+    assert (discontinuation.severity, discontinuation.rules) == ("urgent", ["D1"])
+    assert list(discontinuation.evidence_responses.all()) == [item9]
+    assert len(paged) == 2
+
+
+def test_after_resolution_only_newer_evidence_opens_a_new_alert(paged):
+    subject = make_subject()
+    clinician = make_staff(subject.site)
+    make_response(subject, "PHQ-9", phq9_answers(12))
+    evaluate_subject(subject_id=subject.pk)
+    first = Alert.objects.get(subject=subject)
+    resolve_alert(alert_id=first.pk, user=clinician, action_taken="referred", note="")
+
+    evaluate_subject(subject_id=subject.pk)  # the same evidence: nothing new
+    assert Alert.objects.filter(subject=subject).count() == 1
+
+    # A paper form completed before the resolution but entered after it is new to the clinician.
+    later = make_response(
+        subject,
+        "GAD-7",
+        gad7_answers(11),
+        completed_at=timezone.now() - timedelta(days=3),
+        received_at=timezone.now() + timedelta(seconds=1),
+        source="paper",
+    )
+    evaluate_subject(subject_id=subject.pk)
+
+    second = Alert.objects.exclude(pk=first.pk).get(subject=subject)
+    assert (second.category, second.status, second.rules) == ("tdm_needed", "open", ["T1"])
+    assert str(later.pk) in [
+        str(pk) for pk in second.evidence_responses.values_list("id", flat=True)
+    ]
+    assert paged == [(first.pk, 1), (second.pk, 1)]
+
+
+def test_evaluation_marks_pending_requests_processed_and_records_the_profile_version(paged):
+    subject = make_subject()
+    other = make_subject()
+    change = create_profile_version(changes={"cmax_ceiling": "30", "cmax_ceiling_source": "label"})
+    make_cmax(subject, "32")
+    make_response(subject, "NEURO-SX", neuro_answers(2))
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert EvaluationRequest.objects.filter(subject=subject, processed_at__isnull=True).count() == 0
+    assert EvaluationRequest.objects.filter(subject=other, processed_at__isnull=True).count() == 1
+    alerts = Alert.objects.filter(subject=subject).order_by("category")
+    assert [(a.category, a.rules, a.profile_id) for a in alerts] == [
+        ("clinical_review", ["E1"], change.profile.pk),
+        ("dose_review", ["R1"], change.profile.pk),
+    ]
+
+
+def test_evaluate_an_unknown_or_malformed_subject_does_nothing(paged):
+    assert evaluate_subject(subject_id="not-a-uuid") is None
+    assert evaluate_subject(subject_id="00000000-0000-0000-0000-000000000000") is None
+    assert paged == []
