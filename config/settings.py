@@ -143,7 +143,7 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["screening.authentication.BearerTokenAuthentication"],
     # Deny by default: only staff tokens; the subject's `/me/` endpoints opt in with IsSubject.
-    "DEFAULT_PERMISSION_CLASSES": ["screening.authentication.IsStaffToken"],
+    "DEFAULT_PERMISSION_CLASSES": ["screening.permissions.IsStaffUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions
 
 from .models import AccessToken, Subject
 from .tokens import hash_secret
@@ -70,36 +70,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
-
-
-def _token(request) -> AccessToken | None:
-    auth = getattr(request, "auth", None)
-    return auth if isinstance(auth, AccessToken) else None
-
-
-class IsStaffToken(permissions.BasePermission):
-    """Allow only a staff user's token (the default: subject tokens may not use staff endpoints)."""
-
-    def has_permission(self, request, view) -> bool:
-        token = _token(request)
-        return bool(
-            token is not None
-            and token.user_id is not None
-            and request.user is not None
-            and request.user.is_active
-        )
-
-
-class IsSubject(permissions.BasePermission):
-    """Allow only a subject's phone token (the `/me/` endpoints)."""
-
-    def has_permission(self, request, view) -> bool:
-        token = _token(request)
-        return bool(
-            token is not None
-            and token.subject_id is not None
-            and isinstance(request.user, SubjectPrincipal)
-        )
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -5,13 +5,12 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
-from screening.api.cmax import IsStaffToken
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
+from screening.permissions import IsStaffUser
 from screening.selectors import is_admin, visible_subjects
 
 from ..models import Alert, Delivery
@@ -170,7 +169,7 @@ class AlertFilter(django_filters.FilterSet):
 class AlertListView(GenericAPIView):
     """List the alerts of the user's sites, newest first."""
 
-    permission_classes = [IsAuthenticated, IsStaffToken]
+    permission_classes = [IsStaffUser]
     serializer_class = AlertSerializer
     pagination_class = Pagination
     filterset_class = AlertFilter
@@ -211,7 +210,7 @@ class AlertObjectMixin:
 
 
 class AlertDetailView(AlertObjectMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffToken]
+    permission_classes = [IsStaffUser]
     serializer_class = AlertDetailSerializer
 
     @extend_schema(
@@ -225,7 +224,7 @@ class AlertDetailView(AlertObjectMixin, GenericAPIView):
 
 
 class AcknowledgeView(AlertObjectMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffToken]
+    permission_classes = [IsStaffUser]
     serializer_class = AlertDetailSerializer
 
     @extend_schema(
@@ -253,7 +252,7 @@ class ResolveInputSerializer(serializers.Serializer):
 
 
 class ResolveView(AlertObjectMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffToken]
+    permission_classes = [IsStaffUser]
     serializer_class = AlertDetailSerializer
 
     @extend_schema(

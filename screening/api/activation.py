@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from config.api import ApiError
 
 from ..activation import SubjectNotActive, issue_activation_code, revoke_subject_tokens
-from ..authentication import IsStaffToken
+from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 
 
@@ -19,7 +19,7 @@ class ActivationCodeSerializer(serializers.Serializer):
 
 
 class ActivationCodeView(APIView):
-    permission_classes = [IsStaffToken]
+    permission_classes = [IsStaffUser]
 
     @extend_schema(
         tags=["subjects"],
@@ -45,7 +45,7 @@ class ActivationCodeView(APIView):
 
 
 class RevokeTokensView(APIView):
-    permission_classes = [IsStaffToken]
+    permission_classes = [IsStaffUser]
 
     @extend_schema(
         tags=["subjects"],

@@ -4,29 +4,15 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
 
 from ..cmax import CmaxSample, group_occasions
 from ..models import CmaxResult, Subject
+from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 from ..tdm import CmaxConflict, ImplausibleCmax, record_cmax_result
-
-
-class IsStaffToken(BasePermission):
-    """Staff bearer tokens only; a subject's phone token is refused."""
-
-    message = "A staff token is required."
-
-    def has_permission(self, request, view) -> bool:
-        token = request.auth
-        return bool(
-            request.user
-            and request.user.is_authenticated
-            and getattr(token, "user_id", None) is not None
-        )
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -116,7 +102,7 @@ class CmaxPagination(Pagination):
 class SubjectCmaxResultsView(GenericAPIView):
     """Record and list a subject's Cmax results (staff of the subject's site, or an admin)."""
 
-    permission_classes = [IsAuthenticated, IsStaffToken]
+    permission_classes = [IsStaffUser]
     pagination_class = CmaxPagination
     serializer_class = CmaxResultSerializer
     filter_backends: list = []

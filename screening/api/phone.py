@@ -17,8 +17,8 @@ from questionnaires.definitions import localise
 from questionnaires.models import InstrumentVersion
 
 from ..activation import ActivationFailed, ActivationRateLimited, activate
-from ..authentication import IsSubject
 from ..models import Assessment
+from ..permissions import IsSubject
 from ..submissions import (
     AssessmentNotFound,
     SubmissionRejected,

@@ -9,28 +9,19 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
 
 from ..models import MonitoringProfile
-from ..selectors import is_admin
+from ..permissions import IsAdmin
 from ..tdm import DEFAULT_DRUG, check_recommended_actions, create_profile_version
-from .cmax import IsStaffToken
 
 # The standard ceiling of each source (clinical-reference §2): used when only the source changes.
 CEILING_OF_SOURCE = {
     MonitoringProfile.CeilingSource.WHO_2014: Decimal("35"),
     MonitoringProfile.CeilingSource.LABEL: Decimal("30"),
 }
-
-
-class IsAdmin(BasePermission):
-    message = "Only administrators may read or change monitoring profiles."
-
-    def has_permission(self, request, view) -> bool:
-        return is_admin(request.user)
 
 
 class MonitoringProfileSerializer(serializers.ModelSerializer):
@@ -135,7 +126,7 @@ class ProfilePagination(Pagination):
 
 
 class MonitoringProfileListView(GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffToken, IsAdmin]
+    permission_classes = [IsAdmin]
     pagination_class = ProfilePagination
     serializer_class = MonitoringProfileSerializer
     filter_backends: list = []
@@ -179,7 +170,7 @@ class MonitoringProfileListView(GenericAPIView):
 
 
 class MonitoringProfileDetailView(GenericAPIView):
-    permission_classes = [IsAuthenticated, IsStaffToken, IsAdmin]
+    permission_classes = [IsAdmin]
     serializer_class = MonitoringProfileSerializer
 
     @extend_schema(

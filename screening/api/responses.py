@@ -7,8 +7,8 @@ from rest_framework.response import Response as ApiResponse
 
 from config.api import ApiError, Pagination
 
-from ..authentication import IsStaffToken
 from ..models import Response
+from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 from ..submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
@@ -62,7 +62,7 @@ class ResponsePagination(Pagination):
 
 
 class SubjectResponsesView(generics.ListAPIView):
-    permission_classes = [IsStaffToken]
+    permission_classes = [IsStaffUser]
     serializer_class = ResponseSerializer
     pagination_class = ResponsePagination
 

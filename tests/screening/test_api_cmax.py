@@ -3,7 +3,6 @@
 import socket
 from datetime import timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from django.test import override_settings
@@ -13,7 +12,6 @@ from config.celery_app import app
 from notifications.models import Alert
 from notifications.tasks import sweep_evaluations
 from screening import tdm
-from screening.api.cmax import IsStaffToken
 from screening.models import AuditEvent, CmaxResult, EvaluationRequest
 from tests.conftest import bearer_client
 from tests.notifications.alert_factories import (
@@ -259,21 +257,6 @@ def test_an_unknown_subject_is_404_and_no_token_is_401(client, api_client, subje
 
     assert client.get(unknown).status_code == 404
     assert api_client.get(url(subject)).status_code == 401
-
-
-def test_a_subject_token_is_refused_by_the_staff_permission():
-    permission = IsStaffToken()
-    phone = SimpleNamespace(
-        user=SimpleNamespace(is_authenticated=True), auth=SimpleNamespace(user_id=None)
-    )
-    staff = SimpleNamespace(
-        user=SimpleNamespace(is_authenticated=True), auth=SimpleNamespace(user_id=7)
-    )
-
-    assert (permission.has_permission(phone, None), permission.has_permission(staff, None)) == (
-        False,
-        True,
-    )
 
 
 def test_list_groups_the_2h_and_6h_samples_of_one_occasion(client, subject):

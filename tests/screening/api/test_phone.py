@@ -1,6 +1,7 @@
 """The subject's phone API: me, open assessments, exactly-once submission, logout."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from screening.models import (
     Response,
     Subject,
 )
+from tests.config.test_schema import CONTRACT
 from tests.screening.phone_factories import (
     GAD7_ZERO,
     NEURO_ZERO,
@@ -420,21 +422,25 @@ def test_subject_token_gets_404_for_another_subjects_assessment():
     assert Response.objects.count() == 0
 
 
+STAFF_OPERATIONS = [
+    (method, path)
+    for path, methods in CONTRACT.items()
+    for method in methods
+    if not path.startswith(("/api/v1/me/", "/api/v1/subject-auth/", "/api/v1/auth/token/"))
+    and not path.startswith("/api/v1/instruments/")  # instruments are for phones too
+]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "method, path",
-    [
-        ("get", "/api/v1/subjects/{id}/responses/"),
-        ("post", "/api/v1/subjects/{id}/responses/"),
-        ("post", "/api/v1/subjects/{id}/activation-code/"),
-        ("post", "/api/v1/subjects/{id}/revoke-tokens/"),
-    ],
-)
+@pytest.mark.parametrize("method, path", STAFF_OPERATIONS)
 def test_subject_token_cannot_use_staff_endpoints(method, path):
     subject = make_subject()
     client, _ = subject_client(subject)
+    url = re.sub(r"\{(id|subject_id)\}", str(subject.pk), path)
+    url = url.replace("{code}", subject.site.code)
+    url = re.sub(r"\{\w+\}", "00000000-0000-4000-8000-000000000000", url)
 
-    response = getattr(client, method)(path.format(id=subject.pk), {}, format="json")
+    response = getattr(client, method)(url, {}, format="json")
 
     assert (response.status_code, response.json()["error"]["code"]) == (403, "permission_denied")
 

@@ -239,19 +239,6 @@ def test_list_filters_by_status(admin_client_api, site_a):
     assert bad.status_code == 400
 
 
-def test_is_staff_user_refuses_a_subject_token():
-    from types import SimpleNamespace
-
-    from screening.permissions import IsStaffUser
-
-    subject_user = SimpleNamespace(is_authenticated=True, is_staff=False, subject=object())
-    request = SimpleNamespace(user=subject_user, auth=SimpleNamespace(user_id=None, subject_id=1))
-    staff_request = SimpleNamespace(user=subject_user, auth=SimpleNamespace(user_id=7))
-
-    assert IsStaffUser().has_permission(request, None) is False
-    assert IsStaffUser().has_permission(staff_request, None) is True
-
-
 def test_unauthenticated_is_401(api_client):
     assert api_client.get("/api/v1/subjects/").status_code == 401
 
