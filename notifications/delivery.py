@@ -58,13 +58,16 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
         Channel.objects.select_for_update().filter(user=user, kind=kind, address=address).first()
     )
     if channel is not None:
-        if channel.active and channel.broken_at is None:
+        if channel.active and channel.broken_at is None and not channel.implicit:
             raise ChannelExists(channel)
+        was_implicit = channel.implicit
         channel.active, channel.broken_at, channel.last_error = True, None, ""
-        channel.signing_secret = secret
-        channel.save(update_fields=["active", "broken_at", "last_error", "signing_secret"])
+        channel.implicit, channel.signing_secret = False, secret
+        channel.save(
+            update_fields=["active", "implicit", "broken_at", "last_error", "signing_secret"]
+        )
         record_audit(action="update", obj=channel, actor=actor, changes={"enabled": True})
-        return channel, secret, False
+        return channel, secret, was_implicit
     channel = Channel.objects.create(user=user, kind=kind, address=address, signing_secret=secret)
     record_audit(action="create", obj=channel, actor=actor, changes={"kind": kind})
     return channel, secret, True
@@ -79,14 +82,17 @@ class ChannelExists(Exception):
 
 
 def usable_channels(user, *, exclude=None) -> list[Channel]:
-    """Return the user's active, unbroken channels (but ``exclude``), or their implicit email.
+    """Return the user's configured, usable channels (but ``exclude``), or their implicit email.
 
-    A member without any usable channel receives alerts by email to their user address (api.md,
-    "Members receive that site's alerts by email ... unless other channels are configured"); that
-    address gets a Channel row so that a delivery can point at it. Uses prefetched channels if any.
+    A member without any usable configured channel receives alerts by email to their user address
+    (api.md, "Members receive that site's alerts by email ... unless other channels are
+    configured"); that address gets an ``implicit`` Channel row so that a delivery can point at
+    it, and is not used once the user configures a channel. Uses prefetched channels if any.
     """
     channels = [
-        c for c in user.alert_channels.all() if c.active and c.broken_at is None and c.pk != exclude
+        c
+        for c in user.alert_channels.all()
+        if c.active and c.broken_at is None and not c.implicit and c.pk != exclude
     ]
     if channels:
         return channels
@@ -97,7 +103,7 @@ def usable_channels(user, *, exclude=None) -> list[Channel]:
         )
         return []
     channel, _ = Channel.objects.get_or_create(
-        user=user, kind=Channel.Kind.EMAIL, address=user.email
+        user=user, kind=Channel.Kind.EMAIL, address=user.email, defaults={"implicit": True}
     )
     if channel.pk == exclude:
         return []

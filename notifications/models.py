@@ -40,6 +40,10 @@ class Channel(models.Model):
         max_length=128, blank=True, help_text="HMAC key of webhook deliveries."
     )
     active = models.BooleanField(default=True)
+    implicit = models.BooleanField(
+        default=False,
+        help_text="The user's own email address, used only while they configure no other channel.",
+    )
     broken_at = models.DateTimeField(
         null=True, blank=True, help_text="Set after a permanent failure; the channel is skipped."
     )

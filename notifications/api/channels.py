@@ -51,7 +51,16 @@ class ChannelInputSerializer(serializers.Serializer):
 class ChannelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Channel
-        fields = ["id", "kind", "address", "active", "broken_at", "last_error", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "address",
+            "active",
+            "implicit",
+            "broken_at",
+            "last_error",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

@@ -34,6 +34,7 @@ def test_user_adds_an_email_or_sms_channel_for_themselves(ana, kind, address):
         "kind": kind,
         "address": address,
         "active": True,
+        "implicit": False,
         "broken_at": None,
         "last_error": "",
         "created_at": channel.created_at.isoformat().replace("+00:00", "Z"),
@@ -57,7 +58,7 @@ def test_admin_adds_a_webhook_channel_and_gets_its_signing_secret_once(admin_cli
     assert (len(secret) >= 40, channel.signing_secret) == (True, secret)
     listed = admin_client_api.get(url(ana)).json()["results"]
     assert [sorted(item) for item in listed] == [
-        ["active", "address", "broken_at", "created_at", "id", "kind", "last_error"]
+        ["active", "address", "broken_at", "created_at", "id", "implicit", "kind", "last_error"]
     ]
 
 

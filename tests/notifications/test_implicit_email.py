@@ -1,0 +1,67 @@
+"""Members get alerts by email to their own address only while they configure no channel."""
+
+import pytest
+
+from notifications.delivery import plan_deliveries
+from notifications.models import Alert, Channel
+from screening.tdm import current_profile
+from tests.conftest import bearer_client
+from tests.factories import MembershipFactory, SubjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_alert(subject) -> Alert:
+    return Alert.objects.create(
+        subject=subject,
+        category=Alert.Category.DISCONTINUATION,
+        severity=Alert.Severity.URGENT,
+        rules=["D1"],
+        profile=current_profile(),
+    )
+
+
+def channels_of(deliveries) -> list[tuple[str, str]]:
+    return sorted((d.channel.kind, d.channel.address) for d in deliveries)
+
+
+def test_member_without_channels_gets_email_to_their_address():
+    subject = SubjectFactory()
+    member = MembershipFactory(site=subject.site).user
+
+    deliveries = plan_deliveries(alert=make_alert(subject))
+
+    assert channels_of(deliveries) == [("email", member.email)]
+    assert Channel.objects.get(user=member).implicit is True
+
+
+def test_configuring_a_channel_replaces_the_implicit_email():
+    subject = SubjectFactory()
+    member = MembershipFactory(site=subject.site).user
+    plan_deliveries(alert=make_alert(subject))  # creates the implicit email channel
+
+    added = bearer_client(member).post(
+        f"/api/v1/users/{member.staff_profile.public_id}/channels/",
+        {"kind": "sms", "address": "+27820000000"},
+        format="json",
+    )
+    Alert.objects.update(status=Alert.Status.RESOLVED)
+    deliveries = plan_deliveries(alert=make_alert(subject))
+
+    assert added.status_code == 201
+    assert channels_of(deliveries) == [("sms", "+27820000000")]
+
+
+def test_adding_the_implicit_address_makes_it_a_configured_channel():
+    subject = SubjectFactory()
+    member = MembershipFactory(site=subject.site).user
+    plan_deliveries(alert=make_alert(subject))
+
+    added = bearer_client(member).post(
+        f"/api/v1/users/{member.staff_profile.public_id}/channels/",
+        {"kind": "email", "address": member.email},
+        format="json",
+    )
+
+    assert (added.status_code, added.json()["implicit"]) == (201, False)
+    assert Channel.objects.filter(user=member).count() == 1
