@@ -23,7 +23,10 @@ def visible_alerts(user) -> QuerySet[Alert]:
     if not is_admin(user):
         alerts = alerts.filter(subject__in=visible_subjects(user))
     return alerts.select_related(
-        "subject__site", "profile", "acknowledged_by", "resolved_by"
+        "subject__site",
+        "profile",
+        "acknowledged_by__staff_profile",
+        "resolved_by__staff_profile",
     ).prefetch_related(
         Prefetch("evidence_responses", queryset=ScreenResponse.objects.only("id")),
         Prefetch("evidence_cmax_results", queryset=CmaxResult.objects.only("id")),
@@ -31,7 +34,7 @@ def visible_alerts(user) -> QuerySet[Alert]:
 
 
 class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField(help_text="The staff user's public id.")
     username = serializers.CharField()
 
 
@@ -61,7 +64,10 @@ class ResolutionSerializer(serializers.Serializer):
 
 
 def user_ref(user) -> dict | None:
-    return None if user is None else {"id": user.pk, "username": user.get_username()}
+    """Refer to a staff user by their public id (never the database's integer key)."""
+    if user is None:
+        return None
+    return {"id": str(user.staff_profile.public_id), "username": user.get_username()}
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -200,9 +206,9 @@ class AlertObjectMixin:
         queryset = visible_alerts(self.request.user).prefetch_related(
             Prefetch(
                 "deliveries",
-                queryset=Delivery.objects.select_related("channel", "recipient").order_by(
-                    "tier", "created_at"
-                ),
+                queryset=Delivery.objects.select_related(
+                    "channel", "recipient__staff_profile"
+                ).order_by("tier", "created_at"),
             )
         )
         alert = queryset.get(pk=alert_id)

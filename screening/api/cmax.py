@@ -44,7 +44,12 @@ class OccasionSerializer(serializers.Serializer):
 
 class CmaxResultSerializer(serializers.ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
-    entered_by = serializers.IntegerField(source="entered_by_id", read_only=True, allow_null=True)
+    entered_by = serializers.UUIDField(
+        source="entered_by.staff_profile.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The public id of the staff user who entered it.",
+    )
     occasion = serializers.SerializerMethodField(
         help_text="The monitoring occasion (same dose) this sample belongs to; its Cmax is the "
         "highest of its samples."
@@ -120,7 +125,9 @@ class SubjectCmaxResultsView(GenericAPIView):
     )
     def get(self, request, subject_id):
         subject = self.get_subject()
-        queryset = CmaxResult.objects.filter(subject=subject)
+        queryset = CmaxResult.objects.filter(subject=subject).select_related(
+            "entered_by__staff_profile"
+        )
         page = self.paginate_queryset(queryset)
         context = {**self.get_serializer_context(), "occasions": occasions_by_result(subject)}
         data = CmaxResultSerializer(page, many=True, context=context).data

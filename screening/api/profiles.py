@@ -25,7 +25,12 @@ CEILING_OF_SOURCE = {
 
 
 class MonitoringProfileSerializer(serializers.ModelSerializer):
-    created_by = serializers.IntegerField(source="created_by_id", read_only=True, allow_null=True)
+    created_by = serializers.UUIDField(
+        source="created_by.staff_profile.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The public id of the admin who created this version.",
+    )
 
     class Meta:
         model = MonitoringProfile
@@ -138,7 +143,7 @@ class MonitoringProfileListView(GenericAPIView):
         responses={200: MonitoringProfileSerializer(many=True)},
     )
     def get(self, request):
-        queryset = MonitoringProfile.objects.all()
+        queryset = MonitoringProfile.objects.select_related("created_by__staff_profile")
         drug = request.query_params.get("drug")
         if drug:
             queryset = queryset.filter(drug=drug)

@@ -30,7 +30,12 @@ class ResponseSerializer(serializers.ModelSerializer):
     answers = serializers.JSONField()
     score = ScoreSerializer()
     assessment = serializers.UUIDField(source="assessment_id", allow_null=True)
-    entered_by = serializers.IntegerField(source="entered_by_id", allow_null=True)
+    entered_by = serializers.UUIDField(
+        source="entered_by.staff_profile.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The public id of the staff user who entered it.",
+    )
 
     class Meta:
         model = Response
@@ -73,7 +78,7 @@ class SubjectResponsesView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Response.objects.none()
         return Response.objects.filter(subject=self.get_subject()).select_related(
-            "instrument_version"
+            "instrument_version", "entered_by__staff_profile"
         )
 
     @extend_schema(

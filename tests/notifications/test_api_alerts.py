@@ -196,7 +196,7 @@ def test_detail_lists_the_deliveries(client, subject, clinician):
             "id": str(delivery.pk),
             "channel": "email",
             "channel_id": str(channel.pk),
-            "recipient": {"id": clinician.pk, "username": "dr-a"},
+            "recipient": {"id": str(clinician.staff_profile.public_id), "username": "dr-a"},
             "tier": 1,
             "status": "pending",
             "attempts": 0,
@@ -228,7 +228,10 @@ def test_acknowledge_then_again_is_200_unchanged_and_audited_once(client, subjec
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert first.json()["status"] == "acknowledged"
-    assert first.json()["acknowledged_by"] == {"id": clinician.pk, "username": "dr-a"}
+    assert first.json()["acknowledged_by"] == {
+        "id": str(clinician.staff_profile.public_id),
+        "username": "dr-a",
+    }
     assert again.json() == first.json()
     audit = AuditEvent.objects.filter(object_id=str(alert.pk), action="acknowledge").get()
     assert (audit.actor, audit.subject, audit.changes) == (
@@ -254,7 +257,7 @@ def test_resolve_records_the_action_and_resolving_twice_is_409(client, subject, 
     assert response.json()["resolution"] == {
         "action_taken": "dose_reduced",
         "note": "750 -> 500 mg/day",
-        "resolved_by": {"id": clinician.pk, "username": "dr-a"},
+        "resolved_by": {"id": str(clinician.staff_profile.public_id), "username": "dr-a"},
     }
     assert twice.status_code == 409
     assert twice.json() == {

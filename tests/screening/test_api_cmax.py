@@ -77,7 +77,7 @@ def test_post_cmax_result_stores_it_in_ug_per_ml_audits_and_requests_evaluation(
         "hours_post_dose": "2.00",
         "dose_mg": 750,
         "lab_reference": "LAB-0001",
-        "entered_by": clinician.pk,
+        "entered_by": str(clinician.staff_profile.public_id),
         "created_at": response.json()["created_at"],
         "occasion": {
             "dose_at": (result.sampled_at - timedelta(hours=2)).isoformat().replace("+00:00", "Z"),

@@ -76,7 +76,7 @@ def test_paper_phq9_with_one_missing_item_is_prorated_and_audited(setting):
             "invalid_reason": None,
         },
         "assessment": None,
-        "entered_by": staff.pk,
+        "entered_by": str(staff.staff_profile.public_id),
     }
     event = AuditEvent.objects.get(object_id=str(stored.pk))
     assert (event.action, event.actor_id, event.subject_id) == ("create", staff.pk, subject.pk)
