@@ -157,6 +157,9 @@ REST_FRAMEWORK = {
         "activation": os.environ.get("ACTIVATION_RATE", "10/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Behind N reverse proxies, rate limits identify clients by X-Forwarded-For's Nth last entry.
+    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES")
+    else None,
 }
 
 SPECTACULAR_SETTINGS = {
