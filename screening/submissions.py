@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from questionnaires.models import InstrumentVersion
-from questionnaires.scoring import ScoringError, UnknownScoringError, score
+from questionnaires.scoring import ScoringError, UnknownScoringError, score_definition
 from questionnaires.services import get_current_version
 from questionnaires.validation import ANSWERS_FIELD, validate_answers
 
@@ -86,7 +86,7 @@ def _validate_and_score(version: InstrumentVersion, answers: object, *, require_
             _answer_errors(errors),
         )
     try:
-        return score(definition["scoring"], definition["version"], answers)
+        return score_definition(definition, answers)
     except (ScoringError, UnknownScoringError):
         # Validation passed, so this is a definition/scorer mismatch; never a 500 for the caller.
         raise SubmissionRejected(
