@@ -24,7 +24,7 @@ from dataclasses import dataclass
 __all__ = ["ALL_MODULES", "REGISTRY", "Benchmark", "Case", "benchmark"]
 
 # Modules whose import registers benchmarks (in the order they are reported).
-ALL_MODULES = ["tests.benchmarks.instruments"]
+ALL_MODULES = ["tests.benchmarks.instruments", "tests.benchmarks.clinical"]
 
 
 @dataclass(frozen=True)
