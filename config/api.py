@@ -1,11 +1,25 @@
 """API conventions shared by every app: the error shape, pagination and the JSON fallbacks."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+try:  # Redis backs the cache (rate limits) in production; the embedded default has no Redis.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+except ImportError:  # pragma: no cover
+    UNAVAILABLE_ERRORS = ()
+
+logger = logging.getLogger(__name__)
+# Seconds a client is asked to wait when a backing service (Redis) is unreachable.
+UNAVAILABLE_RETRY_AFTER = 30
 
 
 class ApiError(exceptions.APIException):
@@ -53,6 +67,14 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, UNAVAILABLE_ERRORS):
+        # The rate-limit store is down: refuse for now (never skip the limit), and say so.
+        logger.error("a backing service is unreachable", extra={"error": type(exc).__name__})
+        return Response(
+            error_body("unavailable", "The service is briefly unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's handler500 answers in the same shape

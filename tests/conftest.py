@@ -1,17 +1,21 @@
 """Fixtures shared by the whole suite."""
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.services import unreachable_services
@@ -150,6 +154,107 @@ def celery_worker(transactional_db, redis_client, tmp_path):
     worker = WorkerProcess(tmp_path / "worker.log").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def start_worker(transactional_db, redis_client, tmp_path):
+    """Start real workers with extra environment (e.g. the SMTP sink's port); stop them after."""
+    redis_client.flushdb()
+    workers: list[WorkerProcess] = []
+
+    def start(extra_env: dict | None = None) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(workers)}.log"
+        worker = WorkerProcess(log, extra_env=extra_env).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the socket is
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, so stopping it disturbs no one else."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp_path),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            wait_for(lambda: _accepts(port), timeout=10, interval=0.05)
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    server = Server()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+@contextmanager
+def celery_broker_at(url: str, *, cache: bool = False):
+    """Point this process's Celery (settings and the live app) at another broker; restore after.
+
+    With ``cache`` the Django cache moves to the same Redis too, as in a deployment where one Redis
+    serves both. The live app's connection pools are set aside untouched (kombu shares them) and
+    fresh ones are made for ``url``; they are closed and the old ones restored on exit.
+    """
+    from config.celery_app import app
+
+    conf = app.conf
+    saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
+    overrides = {"CELERY_BROKER_URL": url}
+    if cache:
+        overrides["CACHES"] = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        }
+    with override_settings(**overrides):
+        app._pool = None
+        app.amqp._producer_pool = None
+        conf.broker_url = conf.broker_write_url = url
+        try:
+            yield app
+        finally:
+            if app._pool is not None:
+                app._pool.force_close_all()
+            conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.2):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import celery_broker_at
+
 
 def assert_error_shape(response, status: int, code: str) -> dict:
     assert response.status_code == status
@@ -69,3 +71,31 @@ def test_bad_token_is_a_json_401(api_client):
 @pytest.mark.django_db
 def test_no_token_is_a_json_401(api_client):
     assert_error_shape(api_client.delete("/api/v1/auth/token/current/"), 401, "not_authenticated")
+
+
+@pytest.mark.django_db
+def test_login_and_activation_answer_503_not_500_while_the_cache_redis_is_down(
+    api_client, private_redis, admin_user
+):
+    # Staff login and phone activation are rate limited by counters in the cache (Redis).
+    with celery_broker_at(private_redis.url, cache=True):
+        private_redis.stop()
+        login = api_client.post(
+            "/api/v1/auth/token/",
+            {"username": "admin", "password": "admin-pass-123"},
+            format="json",
+        )
+        activation = api_client.post(
+            "/api/v1/subject-auth/activate/", {"code": "ABCD-EFGH"}, format="json"
+        )
+        private_redis.start()
+        after = api_client.post(
+            "/api/v1/auth/token/",
+            {"username": "admin", "password": "admin-pass-123"},
+            format="json",
+        )
+
+    for response in (login, activation):
+        assert_error_shape(response, 503, "unavailable")
+        assert response["Retry-After"] == "30"
+    assert after.status_code == 200

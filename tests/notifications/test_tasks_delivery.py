@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from notifications.delivery import plan_deliveries, sweep_deliveries
 from notifications.models import Delivery
-from tests.conftest import WorkerProcess, wait_for
+from tests.conftest import wait_for
 from tests.notifications.delivery_factories import (
     AlertFactory,
     ChannelFactory,
@@ -27,23 +27,6 @@ from tests.notifications.delivery_factories import (
 from tests.notifications.sinks import HttpReceiver, SmtpSink
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def start_worker(transactional_db, redis_client, tmp_path):
-    """Start real workers with extra environment (e.g. the SMTP sink's port); stop them after."""
-    redis_client.flushdb()
-    workers: list[WorkerProcess] = []
-
-    def start(extra_env: dict | None = None) -> WorkerProcess:
-        log = tmp_path / f"worker-{len(workers)}.log"
-        worker = WorkerProcess(log, extra_env=extra_env).start()
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
 
 
 def create_alert_and_plan(site):

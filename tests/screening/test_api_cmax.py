@@ -1,19 +1,16 @@
 """Tests for screening/api/cmax.py: POST/GET /api/v1/subjects/{id}/cmax-results/."""
 
-import socket
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
-from config.celery_app import app
 from notifications.models import Alert
 from notifications.tasks import sweep_evaluations
 from screening import tdm
 from screening.models import AuditEvent, CmaxResult, EvaluationRequest
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, celery_broker_at, free_port
 from tests.notifications.alert_factories import (
     make_cmax,
     make_response,
@@ -288,27 +285,12 @@ def test_list_query_count_stays_constant(client, subject, rows, django_assert_nu
 # --- the broker is down: the request is kept, the sweep does it -------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the socket is
-
-
 @pytest.fixture
 def broker_down():
     """Point Celery (settings and the live app) at a port where nothing listens, then restore."""
-    down = f"redis://127.0.0.1:{closed_port()}/0"
-    conf = app.conf
-    saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
-    with override_settings(CELERY_BROKER_URL=down):
-        # New pools for the dead URL; the live ones are set aside untouched (kombu shares them).
-        app._pool = None
-        app.amqp._producer_pool = None
-        conf.broker_url = conf.broker_write_url = down
-        try:
-            yield down
-        finally:
-            conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    with celery_broker_at(down):
+        yield down
 
 
 def test_post_with_the_broker_down_still_answers_201_and_the_sweep_evaluates_later(
