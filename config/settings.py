@@ -158,7 +158,8 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Behind N reverse proxies, rate limits identify clients by X-Forwarded-For's Nth last entry.
-    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES")
+    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"])
+    if os.environ.get("DJANGO_NUM_PROXIES")
     else None,
 }
 
