@@ -233,7 +233,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # An unacknowledged message returns to the queue after this long: it must exceed the time
     # limit of any task, or a slow task would run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A request that sends a task after commit must not hang on an unreachable broker: the
+        # outbox row is already committed and the sweep sends it later.
+        "socket_connect_timeout": 3,
+        "socket_timeout": 5,
+    }
+# Give up publishing quickly (the rows are the truth; sweeps re-send what was not sent).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
