@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.factories import staff_client
 from tests.services import unreachable_services
+from tests.support import PrivateRedis, wait_for  # noqa: F401 - wait_for re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,19 +49,13 @@ def admin_user(django_user_model):
     )
 
 
-def bearer_client(user) -> APIClient:
-    """Return an API client that authenticates as the user with a fresh bearer token."""
-    from screening.models import AccessToken
-
-    _, key = AccessToken.issue(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
+# Kept under its old name for tests written in parallel branches; new tests use staff_client.
+bearer_client = staff_client
 
 
 @pytest.fixture
 def admin_client_api(admin_user) -> APIClient:
-    return bearer_client(admin_user)
+    return staff_client(admin_user)
 
 
 @pytest.fixture
@@ -152,12 +148,12 @@ def celery_worker(transactional_db, redis_client, tmp_path):
     worker.stop()
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
-    """Poll until predicate() returns a truthy value; return it or fail the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own (``.url``, ``.stop()``, ``.start()``); stopped after."""
+    if not PrivateRedis.available():
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path).start()
+    yield server
+    if server.running:
+        server.stop()

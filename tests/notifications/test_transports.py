@@ -19,7 +19,8 @@ from tests.notifications.delivery_factories import (
     SiteFactory,
     SubjectFactory,
 )
-from tests.notifications.sinks import HttpReceiver, SmtpSink, free_port
+from tests.notifications.sinks import HttpReceiver, SmtpSink
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 

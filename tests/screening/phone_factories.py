@@ -1,58 +1,35 @@
-"""Small factories for the phone-side tests (sites, subjects, assessments, tokens), via the ORM."""
+"""Re-exports of tests.factories under the phone-side helpers' old names and signatures.
 
-import itertools
+Kept only so tests written in parallel branches still import; the suite uses tests.factories.
+Delete after those branches are merged.
+"""
+
 from datetime import date, timedelta
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from questionnaires.scoring import score
-from questionnaires.services import get_current_version
-from screening.models import (
-    AccessToken,
-    Assessment,
-    Response,
-    Schedule,
-    ScheduleEntry,
-    Site,
-    SiteMembership,
-    Subject,
+from screening.models import Assessment, Site, SiteMembership, Subject
+from tests.factories import BPNS_NORMAL as BPNS_NORMAL
+from tests.factories import GAD7_ZERO as GAD7_ZERO
+from tests.factories import NEURO_ZERO as NEURO_ZERO
+from tests.factories import PHQ9_ZERO as PHQ9_ZERO
+from tests.factories import (
+    AssessmentFactory,
+    ResponseFactory,
+    SiteFactory,
+    SubjectFactory,
+    UserFactory,
 )
-
-_sequence = itertools.count(1)
-
-PHQ9_ZERO = {f"phq9_{n}": 0 for n in range(1, 10)}
-GAD7_ZERO = {f"gad7_{n}": 0 for n in range(1, 8)}
-NEURO_ZERO = {
-    code: 0
-    for code in ("r_pain", "r_pins_needles", "r_numbness", "l_pain", "l_pins_needles", "l_numbness")
-}
-BPNS_NORMAL = {**NEURO_ZERO, "vibration_r": 15, "vibration_l": 15}
-BPNS_NORMAL |= {"reflex_r": "normal", "reflex_l": "normal"}
+from tests.factories import subject_client as subject_client
 
 
 def make_site(code: str | None = None, crisis_message: str = "Call the clinic: 0800 000 000"):
-    number = next(_sequence)
-    return Site.objects.create(
-        code=code or f"site-{number}",
-        name=f"Site {number}",
-        timezone="Africa/Johannesburg",
-        crisis_message=crisis_message,
-    )
+    return SiteFactory(**({"code": code} if code else {}), crisis_message=crisis_message)
 
 
 def make_subject(site: Site | None = None, **fields) -> Subject:
-    number = next(_sequence)
-    values = {
-        "site": site or make_site(),
-        "study_id": f"S-{number:04d}",
-        "timezone": "Africa/Johannesburg",
-        "language": "en",
-        "treatment_start": date(2025, 1, 6),
-    }
-    values.update(fields)
-    return Subject.objects.create(**values)
+    fields.setdefault("treatment_start", date(2025, 1, 6))
+    return SubjectFactory(site=site or make_site(), **fields)
 
 
 def make_assessment(
@@ -63,58 +40,21 @@ def make_assessment(
     closes_at=None,
     status: str = Assessment.Status.OPEN,
 ) -> Assessment:
-    number = next(_sequence)
-    schedule, _ = Schedule.objects.get_or_create(name=f"schedule {subject.site.code}")
-    entry = ScheduleEntry.objects.create(
-        schedule=schedule,
-        instrument_code=instrument_code,
-        time_of_day="09:00",
-        offset_days=number,
-    )
-    opens_at = opens_at or timezone.now() - timedelta(hours=1)
-    return Assessment.objects.create(
+    times = {"opens_at": opens_at, "closes_at": closes_at}
+    return AssessmentFactory(
         subject=subject,
-        schedule_entry=entry,
-        occurrence=0,
-        instrument_code=instrument_code,
-        opens_at=opens_at,
-        closes_at=closes_at or opens_at + timedelta(hours=72),
+        instrument=instrument_code,
         status=status,
+        **{name: value for name, value in times.items() if value is not None},
     )
 
 
 def make_staff(site: Site | None = None, role: str = SiteMembership.Role.CLINICIAN):
-    number = next(_sequence)
-    user = get_user_model().objects.create_user(
-        username=f"staff{number}", password="pass-word-123", email=f"staff{number}@example.org"
-    )
-    if site is not None:
-        SiteMembership.objects.create(user=user, site=site, role=role)
-    return user
-
-
-def subject_client(subject: Subject) -> tuple[APIClient, str]:
-    """Return an API client authenticated with a fresh subject token, and the token."""
-    _, key = AccessToken.issue(subject=subject)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client, key
+    return UserFactory(site=site, site__role=role)
 
 
 def make_response(subject: Subject, instrument_code: str = "PHQ-9", answers=None, **fields):
-    """Store a staff-entered response directly (for list tests)."""
-    version = get_current_version(instrument_code)
-    answers = dict(PHQ9_ZERO if answers is None else answers)
-    result = score(version.definition["scoring"], version.version, answers)
-    values = {
-        "subject": subject,
-        "instrument_version": version,
-        "instrument_code": instrument_code,
-        "source": Response.Source.PAPER,
-        "answers": answers,
-        "score": result.as_dict(),
-        "valid": result.valid,
-        "completed_at": timezone.now() - timedelta(days=1),
-    }
-    values.update(fields)
-    return Response.objects.create(**values)
+    fields.setdefault("completed_at", timezone.now() - timedelta(days=1))
+    if answers is not None:
+        fields["answers"] = dict(answers)
+    return ResponseFactory(subject=subject, instrument_code=instrument_code, **fields)
