@@ -18,7 +18,7 @@ from notifications.delivery import (
 )
 from notifications.models import Alert, Channel, Delivery
 from screening.models import SiteMembership
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
     DeliveryFactory,

@@ -10,10 +10,10 @@ from notifications import delivery as delivery_module
 from notifications.escalation import escalate_alerts
 from notifications.models import Alert, Delivery
 from screening.models import AuditEvent
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     MembershipFactory,
-    ProfileFactory,
+    MonitoringProfileFactory,
     SiteFactory,
     SubjectFactory,
     UserFactory,
@@ -67,7 +67,7 @@ def test_unacknowledged_urgent_alert_escalates_to_tier_2_once(
 
 
 def test_urgent_alert_is_not_escalated_before_the_profile_time(site, sent_tasks):
-    alert = urgent_alert(site, profile=ProfileFactory(version=2, escalation_minutes=45))
+    alert = urgent_alert(site, profile=MonitoringProfileFactory(escalation_minutes=45))
 
     with time_machine.travel(START + timedelta(minutes=44, seconds=59), tick=False):
         assert escalate_alerts() == []

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from notifications.delivery import plan_deliveries, sweep_deliveries
 from notifications.models import Delivery
-from tests.conftest import WorkerProcess, wait_for
-from tests.notifications.delivery_factories import (
+from tests.conftest import WorkerProcess
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
     MembershipFactory,
@@ -25,6 +25,7 @@ from tests.notifications.delivery_factories import (
     UserFactory,
 )
 from tests.notifications.sinks import HttpReceiver, SmtpSink
+from tests.support import wait_for
 
 pytestmark = pytest.mark.worker
 

@@ -12,7 +12,7 @@ from notifications.transports import TransportError, get_transport
 from notifications.transports.email import EmailTransport
 from notifications.transports.sms import SmsTransport
 from notifications.transports.webhook import WebhookTransport
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
     DeliveryFactory,

@@ -9,7 +9,6 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 
 from screening.models import Assessment, AuditEvent, Subject
-from tests.conftest import bearer_client
 from tests.factories import (
     AssessmentFactory,
     MembershipFactory,
@@ -19,6 +18,7 @@ from tests.factories import (
     SiteFactory,
     SubjectFactory,
     UserFactory,
+    staff_client,
 )
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def clinician_a(site_a):
 
 @pytest.fixture
 def client_a(clinician_a):
-    return bearer_client(clinician_a)
+    return staff_client(clinician_a)
 
 
 def enrolment(**overrides) -> dict:
