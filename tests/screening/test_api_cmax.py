@@ -1,6 +1,5 @@
 """Tests for screening/api/cmax.py: POST/GET /api/v1/subjects/{id}/cmax-results/."""
 
-import socket
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from tests.factories import (
     phq9_answers,
     staff_client,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -293,16 +293,10 @@ def test_list_query_count_stays_constant(client, subject, rows, django_assert_nu
 # --- the broker is down: the request is kept, the sweep does it -------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the socket is
-
-
 @pytest.fixture
 def broker_down():
     """Point Celery (settings and the live app) at a port where nothing listens, then restore."""
-    down = f"redis://127.0.0.1:{closed_port()}/0"
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     conf = app.conf
     saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
     with override_settings(CELERY_BROKER_URL=down):

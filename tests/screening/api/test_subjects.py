@@ -11,7 +11,6 @@ from django.db import IntegrityError, connection, transaction
 from screening.models import Assessment, AuditEvent, Subject
 from tests.factories import (
     AssessmentFactory,
-    MembershipFactory,
     RegimenChangeFactory,
     ScheduleEntryFactory,
     ScheduleFactory,
@@ -38,7 +37,7 @@ def site_b():
 
 @pytest.fixture
 def clinician_a(site_a):
-    return MembershipFactory(site=site_a, role="clinician").user
+    return UserFactory(site=site_a, site__role="clinician")
 
 
 @pytest.fixture
