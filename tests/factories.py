@@ -1,8 +1,8 @@
 """The suite's one set of test factories, answer builders and authenticated API clients.
 
 factory_boy factories for every model the tests create. Defaults describe an ordinary case: a
-Johannesburg site, an active subject 60 days into cycloserine treatment, a clinician member with
-an email address, a zero-score response scored by the instrument's current definition, a
+Johannesburg site, an active subject 60 days into treatment, a non-admin staff user with a clinic
+email address, a zero-score paper response scored by the instrument's current definition, a 2 h
 Cmax sample in µg/mL. Tests state whatever their assertions depend on.
 
 - A user's ``StaffProfile`` (public id) is created by a signal; ``UserFactory(site=site)`` also
