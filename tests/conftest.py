@@ -1,9 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +16,9 @@ from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from tests.factories import staff_client
 from tests.services import unreachable_services
+from tests.support import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,19 +51,9 @@ def admin_user(django_user_model):
     )
 
 
-def bearer_client(user) -> APIClient:
-    """Return an API client that authenticates as the user with a fresh bearer token."""
-    from screening.models import AccessToken
-
-    _, key = AccessToken.issue(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
-
-
 @pytest.fixture
 def admin_client_api(admin_user) -> APIClient:
-    return bearer_client(admin_user)
+    return staff_client(admin_user)
 
 
 @pytest.fixture
@@ -173,58 +163,14 @@ def start_worker(transactional_db, redis_client, tmp_path):
         worker.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again when the socket is
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
 def private_redis(tmp_path):
-    """A Redis server of this test's own, so stopping it disturbs no one else."""
-    if shutil.which("redis-server") is None:
+    """A Redis server of this test's own (``.url``, ``.stop()``, ``.start()``); stopped after."""
+    if not PrivateRedis.available():
         pytest.skip("redis-server is not installed")
-    port = free_port()
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        proc = None
-
-        def start(self):
-            self.proc = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(tmp_path),
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            wait_for(lambda: _accepts(port), timeout=10, interval=0.05)
-
-        def stop(self):
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    server = Server()
-    server.start()
+    server = PrivateRedis(tmp_path).start()
     yield server
-    if server.proc.poll() is None:
+    if server.running:
         server.stop()
 
 
@@ -255,14 +201,3 @@ def celery_broker_at(url: str, *, cache: bool = False):
             if app._pool is not None:
                 app._pool.force_close_all()
             conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
-    """Poll until predicate() returns a truthy value; return it or fail the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")

@@ -11,7 +11,8 @@ import pytest
 import requests
 from django.conf import settings
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
+from tests.support import free_port
 
 
 def descendants(root: int) -> dict[int, str]:

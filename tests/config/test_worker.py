@@ -5,7 +5,7 @@ from django.db import transaction
 
 from notifications.models import WorkerHeartbeat
 from notifications.tasks import record_heartbeat
-from tests.conftest import wait_for
+from tests.support import wait_for
 
 
 @pytest.mark.worker

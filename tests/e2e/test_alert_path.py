@@ -21,10 +21,18 @@ from config.celery_app import app
 from notifications.models import Alert, Delivery, WorkerHeartbeat
 from screening.models import CmaxResult, EvaluationRequest, Response
 from screening.outbox import request_evaluation
-from tests.conftest import WorkerProcess, bearer_client, celery_broker_at, wait_for
-from tests.notifications.alert_factories import make_response, phq9_answers
+from tests.conftest import WorkerProcess, celery_broker_at
+from tests.factories import (
+    AssessmentFactory,
+    ResponseFactory,
+    SiteFactory,
+    SubjectFactory,
+    UserFactory,
+    phq9_answers,
+    staff_client,
+)
 from tests.notifications.sinks import SmtpSink
-from tests.screening.phone_factories import make_assessment, make_site, make_staff, make_subject
+from tests.support import wait_for
 
 pytestmark = pytest.mark.worker
 
@@ -121,9 +129,9 @@ def post_cmax(staff: APIClient, subject, value: str = "38", lab_reference: str =
 @pytest.fixture
 def sites():
     """Site A with its clinician Ana, site B with its clinician Bob (each alerted by email)."""
-    site_a = make_site("site-a", crisis_message=SUPPORT_MESSAGE)
-    site_b = make_site("site-b")
-    return site_a, make_staff(site_a), site_b, make_staff(site_b)
+    site_a = SiteFactory(code="site-a", crisis_message=SUPPORT_MESSAGE)
+    site_b = SiteFactory(code="site-b")
+    return site_a, UserFactory(site=site_a), site_b, UserFactory(site=site_b)
 
 
 # --- acceptance point 2: the alert path --------------------------------------------------------
@@ -133,9 +141,9 @@ def test_phone_phq9_with_item9_emails_the_site_a_clinician_once_and_no_one_at_si
     start_worker, sites
 ):
     site_a, ana, _, bob = sites
-    subject = make_subject(site_a, study_id="TB-0001")
-    assessment = make_assessment(subject, "PHQ-9")
-    ana_api = bearer_client(ana)
+    subject = SubjectFactory(site=site_a, study_id="TB-0001")
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    ana_api = staff_client(ana)
 
     with SmtpSink() as sink:
         start_worker(smtp_env(sink))
@@ -188,7 +196,7 @@ def test_phone_phq9_with_item9_emails_the_site_a_clinician_once_and_no_one_at_si
         ["D1"],
         {"responses": [str(response.pk)], "cmax_results": []},
     )
-    bobs = bearer_client(bob).get("/api/v1/alerts/")
+    bobs = staff_client(bob).get("/api/v1/alerts/")
     assert (bobs.status_code, bobs.json()["results"]) == (200, [])
 
 
@@ -196,8 +204,8 @@ def test_cmax_38_after_a_staff_phq9_of_12_opens_a_dose_review_alert_with_both_pi
     start_worker, sites
 ):
     site_a, ana, _, bob = sites
-    subject = make_subject(site_a, study_id="TB-0002")
-    ana_api = bearer_client(ana)
+    subject = SubjectFactory(site=site_a, study_id="TB-0002")
+    ana_api = staff_client(ana)
 
     with SmtpSink() as sink:
         start_worker(smtp_env(sink))
@@ -230,7 +238,7 @@ def test_cmax_38_after_a_staff_phq9_of_12_opens_a_dose_review_alert_with_both_pi
         ["R1"],
         {"responses": [response_id], "cmax_results": [cmax_id]},
     )
-    assert bearer_client(bob).get("/api/v1/alerts/").json()["results"] == []
+    assert staff_client(bob).get("/api/v1/alerts/").json()["results"] == []
 
 
 # --- acceptance point 3: Redis down --------------------------------------------------------------
@@ -240,11 +248,13 @@ def test_with_redis_down_submissions_are_accepted_and_alerted_exactly_once_after
     transactional_db, private_redis, sites, tmp_path
 ):
     site_a, ana, _, _ = sites
-    phone_subject = make_subject(site_a, study_id="TB-0003")
-    assessment = make_assessment(phone_subject, "PHQ-9")
-    lab_subject = make_subject(site_a, study_id="TB-0004")
-    make_response(lab_subject, "PHQ-9", phq9_answers(12), source="paper")  # no evaluation queued
-    ana_api = bearer_client(ana)
+    phone_subject = SubjectFactory(site=site_a, study_id="TB-0003")
+    assessment = AssessmentFactory(subject=phone_subject, instrument="PHQ-9")
+    lab_subject = SubjectFactory(site=site_a, study_id="TB-0004")
+    ResponseFactory(
+        subject=lab_subject, instrument_code="PHQ-9", answers=phq9_answers(12)
+    )  # no evaluation queued
+    ana_api = staff_client(ana)
 
     with SmtpSink() as sink, celery_broker_at(private_redis.url, cache=True):
         env = {**smtp_env(sink), "TEST_REDIS_URL": private_redis.url}
@@ -315,12 +325,17 @@ def test_evaluating_a_subject_five_more_times_in_the_worker_adds_no_alert_delive
     start_worker, sites
 ):
     site_a, ana, _, _ = sites
-    subject = make_subject(site_a, study_id="TB-0005")
+    subject = SubjectFactory(site=site_a, study_id="TB-0005")
 
     with SmtpSink() as sink:
         start_worker(smtp_env(sink))
         with transaction.atomic():
-            response = make_response(subject, "PHQ-9", phq9_answers(5, item9=1))
+            response = ResponseFactory(
+                subject=subject,
+                instrument_code="PHQ-9",
+                answers=phq9_answers(5, item9=1),
+                source="phone",
+            )
             request_evaluation(subject=subject, reason="response", source_id=str(response.pk))
         (delivery,) = wait_for(sent_deliveries(1))
 

@@ -1,7 +1,6 @@
 """Real receivers for delivery tests: an SMTP sink (aiosmtpd) and a local HTTP server."""
 
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -10,11 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import free_port
 
 
 @dataclass

@@ -5,14 +5,14 @@ from django.test import Client
 
 from notifications.evaluation import evaluate_subject
 from notifications.models import Alert
-from tests.notifications.alert_factories import make_response, make_subject, phq9_answers
+from tests.factories import ResponseFactory, SubjectFactory, phq9_answers
 
 pytestmark = pytest.mark.django_db
 
 
 def test_alerts_are_listed_and_read_only(admin_user):
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
     evaluate_subject(subject_id=subject.pk)
     alert = Alert.objects.get()
     client = Client()

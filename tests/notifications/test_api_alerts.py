@@ -8,14 +8,14 @@ from django.utils import timezone
 from notifications.evaluation import evaluate_subject
 from notifications.models import Alert, Channel, Delivery
 from screening.models import AuditEvent, CmaxResult
-from tests.conftest import bearer_client
-from tests.notifications.alert_factories import (
-    make_cmax,
-    make_response,
-    make_site,
-    make_staff,
-    make_subject,
+from tests.factories import (
+    CmaxResultFactory,
+    ResponseFactory,
+    SiteFactory,
+    SubjectFactory,
+    UserFactory,
     phq9_answers,
+    staff_client,
 )
 
 pytestmark = pytest.mark.django_db
@@ -25,21 +25,22 @@ URL = "/api/v1/alerts/"
 
 @pytest.fixture
 def subject():
-    return make_subject(make_site("cpt"), study_id="CPT-001")
+    return SubjectFactory(site=SiteFactory(code="cpt"), study_id="CPT-001")
 
 
 @pytest.fixture
 def clinician(subject):
-    return make_staff(subject.site, username="dr-a")
+    # No email address: evaluating plans no implicit email delivery to them.
+    return UserFactory(site=subject.site, username="dr-a", email="")
 
 
 @pytest.fixture
 def client(clinician):
-    return bearer_client(clinician)
+    return staff_client(clinician)
 
 
 def make_alert(subject, phq9_total: int = 12) -> Alert:
-    make_response(subject, "PHQ-9", phq9_answers(phq9_total))
+    ResponseFactory(subject=subject, answers=phq9_answers(phq9_total))
     evaluate_subject(subject_id=subject.pk)
     return Alert.objects.filter(subject=subject).latest("created_at")
 
@@ -47,7 +48,7 @@ def make_alert(subject, phq9_total: int = 12) -> Alert:
 def test_cmax_38_posted_after_phq9_12_yields_a_dose_review_alert_with_both_evidence(
     client, subject
 ):
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
     sampled_at = (timezone.now() - timedelta(hours=3)).replace(microsecond=0)
     posted = client.post(
         f"/api/v1/subjects/{subject.pk}/cmax-results/",
@@ -123,7 +124,7 @@ def test_cmax_38_posted_after_phq9_12_yields_a_dose_review_alert_with_both_evide
 def test_list_shows_only_the_alerts_of_the_clinicians_sites_newest_first(client, subject):
     first = make_alert(subject)
     second = make_alert(subject, phq9_total=20)  # D2: discontinuation, urgent
-    make_alert(make_subject(make_site()))
+    make_alert(SubjectFactory())
 
     response = client.get(URL)
 
@@ -152,7 +153,7 @@ def test_list_filters(client, subject, query, expected):
 
 def test_list_filters_by_subject(client, subject):
     make_alert(subject)
-    other = make_subject(subject.site)
+    other = SubjectFactory(site=subject.site)
     make_alert(other)
 
     response = client.get(f"{URL}?subject={other.pk}")
@@ -171,9 +172,9 @@ def test_list_with_an_invalid_filter_is_a_400(client, query):
 @pytest.mark.parametrize("alerts", [1, 6])
 def test_list_query_count_stays_constant(client, subject, alerts, django_assert_num_queries):
     for _ in range(alerts):
-        extra = make_subject(subject.site)
+        extra = SubjectFactory(site=subject.site)
         alert = make_alert(extra)
-        make_cmax(extra, "20")
+        CmaxResultFactory(subject=extra, value="20")
         alert.evidence_cmax_results.add(*CmaxResult.objects.filter(subject=extra))
 
     # token, token last use, alerts with subject/site/profile/users, responses, Cmax results
@@ -207,7 +208,7 @@ def test_detail_lists_the_deliveries(client, subject, clinician):
 
 
 def test_other_sites_alerts_are_404_for_every_action(client):
-    alert = make_alert(make_subject(make_site()))
+    alert = make_alert(SubjectFactory())
 
     responses = [
         client.get(f"{URL}{alert.pk}/"),
@@ -290,7 +291,7 @@ def test_resolve_with_invalid_input_is_a_400(client, subject, payload):
 
 
 def test_admins_see_every_site(admin_client_api):
-    alert = make_alert(make_subject(make_site()))
+    alert = make_alert(SubjectFactory())
 
     response = admin_client_api.get(URL)
 
@@ -299,6 +300,6 @@ def test_admins_see_every_site(admin_client_api):
 
 def test_a_staff_user_of_no_site_sees_nothing(subject):
     make_alert(subject)
-    outsider = bearer_client(make_staff())
+    outsider = staff_client(UserFactory())
 
     assert outsider.get(URL).json()["results"] == []

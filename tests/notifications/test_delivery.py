@@ -18,11 +18,10 @@ from notifications.delivery import (
 )
 from notifications.models import Alert, Channel, Delivery
 from screening.models import SiteMembership
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
     DeliveryFactory,
-    MembershipFactory,
     SiteFactory,
     SubjectFactory,
     UserFactory,
@@ -35,25 +34,14 @@ SMTP = "django.core.mail.backends.smtp.EmailBackend"
 
 
 @pytest.fixture
-def sent_tasks(monkeypatch):
-    """Record the delivery ids whose task would go to the broker."""
-    sent: list[str] = []
-    monkeypatch.setattr(delivery_module, "send_delivery_task", sent.append)
-    return sent
-
-
-@pytest.fixture
 def site_a():
     return SiteFactory(code="site-a")
 
 
 def member(site, username, tier=1, role=SiteMembership.Role.CLINICIAN, **user_fields):
-    return MembershipFactory(
-        site=site,
-        user=UserFactory(username=username, **user_fields),
-        escalation_tier=tier,
-        role=role,
-    ).user
+    return UserFactory(
+        username=username, site=site, site__escalation_tier=tier, site__role=role, **user_fields
+    )
 
 
 def summary(deliveries):

@@ -6,14 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from notifications import delivery as delivery_module
 from notifications.escalation import escalate_alerts
 from notifications.models import Alert, Delivery
 from screening.models import AuditEvent
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
-    MembershipFactory,
-    ProfileFactory,
+    MonitoringProfileFactory,
     SiteFactory,
     SubjectFactory,
     UserFactory,
@@ -25,17 +23,10 @@ START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sent_tasks(monkeypatch):
-    sent: list[str] = []
-    monkeypatch.setattr(delivery_module, "send_delivery_task", sent.append)
-    return sent
-
-
-@pytest.fixture
 def site():
     site = SiteFactory(code="site-a")
     for username, tier in [("ana", 1), ("ben", 2), ("cy", 3)]:
-        MembershipFactory(site=site, user=UserFactory(username=username), escalation_tier=tier)
+        UserFactory(username=username, site=site, site__escalation_tier=tier)
     return site
 
 
@@ -67,7 +58,7 @@ def test_unacknowledged_urgent_alert_escalates_to_tier_2_once(
 
 
 def test_urgent_alert_is_not_escalated_before_the_profile_time(site, sent_tasks):
-    alert = urgent_alert(site, profile=ProfileFactory(version=2, escalation_minutes=45))
+    alert = urgent_alert(site, profile=MonitoringProfileFactory(escalation_minutes=45))
 
     with time_machine.travel(START + timedelta(minutes=44, seconds=59), tick=False):
         assert escalate_alerts() == []
@@ -126,11 +117,9 @@ def test_escalation_stops_at_the_last_tier_and_logs_once(site, sent_tasks, caplo
 
 def test_escalation_skips_a_tier_without_active_members(sent_tasks):
     site = SiteFactory(code="site-c")
-    MembershipFactory(site=site, user=UserFactory(username="ana"), escalation_tier=1)
-    MembershipFactory(
-        site=site, user=UserFactory(username="ben", is_active=False), escalation_tier=2
-    )
-    MembershipFactory(site=site, user=UserFactory(username="cy"), escalation_tier=3)
+    UserFactory(username="ana", site=site, site__escalation_tier=1)
+    UserFactory(username="ben", is_active=False, site=site, site__escalation_tier=2)
+    UserFactory(username="cy", site=site, site__escalation_tier=3)
     alert = urgent_alert(site)
 
     with time_machine.travel(START + timedelta(minutes=30), tick=False):

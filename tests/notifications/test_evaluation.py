@@ -12,13 +12,13 @@ from notifications.models import Alert
 from notifications.services import resolve_alert
 from screening.models import AuditEvent, EvaluationRequest
 from screening.tdm import create_profile_version
-from tests.notifications.alert_factories import (
+from tests.factories import (
+    CmaxResultFactory,
+    RegimenChangeFactory,
+    ResponseFactory,
+    SubjectFactory,
+    UserFactory,
     gad7_answers,
-    make_cmax,
-    make_regimen,
-    make_response,
-    make_staff,
-    make_subject,
     neuro_answers,
     phq9_answers,
 )
@@ -57,8 +57,8 @@ def summary(subject):
 
 
 def test_evaluate_without_any_cmax_asks_for_tdm(paged):
-    subject = make_subject()
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(subject_id=subject.pk)
 
@@ -73,9 +73,11 @@ def test_evaluate_without_any_cmax_asks_for_tdm(paged):
     ],
 )
 def test_evaluate_ignores_a_cmax_older_than_the_recency_window(paged, age_days, expected):
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12))
-    make_cmax(subject, "38", sampled_at=timezone.now() - timedelta(days=age_days))
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
+    CmaxResultFactory(
+        subject=subject, value="38", sampled_at=timezone.now() - timedelta(days=age_days)
+    )
 
     evaluate_subject(subject_id=subject.pk)
 
@@ -94,16 +96,18 @@ def test_evaluate_ignores_a_cmax_older_than_the_recency_window(paged, age_days, 
     ],
 )
 def test_evaluate_ignores_a_cmax_taken_before_the_latest_dose_change(paged, change, expected):
-    subject = make_subject()
+    subject = SubjectFactory()
     now = timezone.now()
-    make_regimen(subject, effective_from=now - timedelta(days=40), dose_mg_per_day=750)
-    make_cmax(subject, "38", sampled_at=now - timedelta(days=10))
-    make_regimen(
-        subject,
+    RegimenChangeFactory(
+        subject=subject, effective_from=now - timedelta(days=40), dose_mg_per_day=750
+    )
+    CmaxResultFactory(subject=subject, value="38", sampled_at=now - timedelta(days=10))
+    RegimenChangeFactory(
+        subject=subject,
         effective_from=now - timedelta(days=5),
         **{"dose_mg_per_day": 750, "pyridoxine_mg_per_day": 150, **change},
     )
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(subject_id=subject.pk)
 
@@ -111,12 +115,19 @@ def test_evaluate_ignores_a_cmax_taken_before_the_latest_dose_change(paged, chan
 
 
 def test_latest_dose_change_ignores_the_first_regimen_and_non_dose_changes():
-    subject = make_subject()
+    subject = SubjectFactory()
     now = timezone.now()
-    first = make_regimen(subject, effective_from=now - timedelta(days=30), dose_mg_per_day=750)
-    dose = make_regimen(subject, effective_from=now - timedelta(days=20), dose_mg_per_day=500)
-    pyridoxine = make_regimen(
-        subject, effective_from=now - timedelta(days=10), dose_mg_per_day=500, isoniazid=True
+    first = RegimenChangeFactory(
+        subject=subject, effective_from=now - timedelta(days=30), dose_mg_per_day=750
+    )
+    dose = RegimenChangeFactory(
+        subject=subject, effective_from=now - timedelta(days=20), dose_mg_per_day=500
+    )
+    pyridoxine = RegimenChangeFactory(
+        subject=subject,
+        effective_from=now - timedelta(days=10),
+        dose_mg_per_day=500,
+        isoniazid=True,
     )
 
     assert latest_dose_change_at([first]) is None
@@ -124,13 +135,15 @@ def test_latest_dose_change_ignores_the_first_regimen_and_non_dose_changes():
 
 
 def test_evaluate_takes_a_6h_sample_higher_than_the_2h_one_as_the_occasions_cmax(paged):
-    subject = make_subject()
+    subject = SubjectFactory()
     dose_at = timezone.now() - timedelta(days=2)
-    make_cmax(subject, "30", sampled_at=dose_at + timedelta(hours=2), hours_post_dose="2")
-    six_hours = make_cmax(
-        subject, "38", sampled_at=dose_at + timedelta(hours=6), hours_post_dose="6"
+    CmaxResultFactory(
+        subject=subject, value="30", sampled_at=dose_at + timedelta(hours=2), hours_post_dose="2"
     )
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    six_hours = CmaxResultFactory(
+        subject=subject, value="38", sampled_at=dose_at + timedelta(hours=6), hours_post_dose="6"
+    )
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(subject_id=subject.pk)
 
@@ -147,9 +160,9 @@ def test_evaluate_takes_a_6h_sample_higher_than_the_2h_one_as_the_occasions_cmax
 
 
 def test_evaluate_cmax_38_after_phq9_12_yields_dose_review_with_both_pieces_of_evidence(paged):
-    subject = make_subject()
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
-    cmax = make_cmax(subject, "38")
+    subject = SubjectFactory()
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
+    cmax = CmaxResultFactory(subject=subject, value="38")
 
     outcome = evaluate_subject(subject_id=subject.pk)
 
@@ -169,9 +182,9 @@ def test_evaluate_cmax_38_after_phq9_12_yields_dose_review_with_both_pieces_of_e
 
 
 def test_re_evaluating_creates_no_duplicate_alert_and_pages_once(paged):
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12))
-    make_cmax(subject, "38")
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
+    CmaxResultFactory(subject=subject, value="38")
 
     outcomes = [evaluate_subject(subject_id=subject.pk) for _ in range(5)]
 
@@ -183,8 +196,8 @@ def test_re_evaluating_creates_no_duplicate_alert_and_pages_once(paged):
 
 
 def test_the_unique_constraint_refuses_a_second_unresolved_alert_of_a_category(paged):
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
     evaluate_subject(subject_id=subject.pk)
     first = Alert.objects.get(subject=subject)
 
@@ -195,12 +208,15 @@ def test_the_unique_constraint_refuses_a_second_unresolved_alert_of_a_category(p
 
 
 def test_a_new_finding_of_the_same_category_adds_evidence_without_paging(paged):
-    subject = make_subject()
-    first = make_response(
-        subject, "PHQ-9", phq9_answers(12), completed_at=timezone.now() - timedelta(days=2)
+    subject = SubjectFactory()
+    first = ResponseFactory(
+        subject=subject,
+        instrument_code="PHQ-9",
+        answers=phq9_answers(12),
+        completed_at=timezone.now() - timedelta(days=2),
     )
     evaluate_subject(subject_id=subject.pk)
-    second = make_response(subject, "PHQ-9", phq9_answers(14))
+    second = ResponseFactory(subject=subject, answers=phq9_answers(14))
 
     outcome = evaluate_subject(subject_id=subject.pk)
 
@@ -218,10 +234,10 @@ def test_a_new_finding_of_the_same_category_adds_evidence_without_paging(paged):
 
 
 def test_a_higher_severity_of_the_same_category_raises_the_open_alert(paged):
-    subject = make_subject()
-    cmax = make_cmax(subject, "38")
+    subject = SubjectFactory()
+    cmax = CmaxResultFactory(subject=subject, value="38")
     evaluate_subject(subject_id=subject.pk)  # R2: above the ceiling, no positive screen
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(subject_id=subject.pk)  # R1: high
 
@@ -238,10 +254,17 @@ def test_a_higher_severity_of_the_same_category_raises_the_open_alert(paged):
 
 
 def test_a_more_severe_category_opens_its_own_alert_and_pages(paged):
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12), completed_at=timezone.now() - timedelta(1))
+    subject = SubjectFactory()
+    ResponseFactory(
+        subject=subject,
+        instrument_code="PHQ-9",
+        answers=phq9_answers(12),
+        completed_at=timezone.now() - timedelta(1),
+    )
     evaluate_subject(subject_id=subject.pk)
-    item9 = make_response(subject, "PHQ-9", phq9_answers(12, item9=1))
+    item9 = ResponseFactory(
+        subject=subject, instrument_code="PHQ-9", answers=phq9_answers(12, item9=1)
+    )
 
     evaluate_subject(subject_id=subject.pk)
 
@@ -256,9 +279,9 @@ def test_a_more_severe_category_opens_its_own_alert_and_pages(paged):
 
 
 def test_after_resolution_only_newer_evidence_opens_a_new_alert(paged):
-    subject = make_subject()
-    clinician = make_staff(subject.site)
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    clinician = UserFactory(site=subject.site)
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
     evaluate_subject(subject_id=subject.pk)
     first = Alert.objects.get(subject=subject)
     resolve_alert(alert_id=first.pk, user=clinician, action_taken="referred", note="")
@@ -267,10 +290,10 @@ def test_after_resolution_only_newer_evidence_opens_a_new_alert(paged):
     assert Alert.objects.filter(subject=subject).count() == 1
 
     # A paper form completed before the resolution but entered after it is new to the clinician.
-    later = make_response(
-        subject,
-        "GAD-7",
-        gad7_answers(11),
+    later = ResponseFactory(
+        subject=subject,
+        instrument_code="GAD-7",
+        answers=gad7_answers(11),
         completed_at=timezone.now() - timedelta(days=3),
         received_at=timezone.now() + timedelta(seconds=1),
         source="paper",
@@ -286,11 +309,11 @@ def test_after_resolution_only_newer_evidence_opens_a_new_alert(paged):
 
 
 def test_evaluation_marks_pending_requests_processed_and_records_the_profile_version(paged):
-    subject = make_subject()
-    other = make_subject()
+    subject = SubjectFactory()
+    other = SubjectFactory()
     change = create_profile_version(changes={"cmax_ceiling": "30", "cmax_ceiling_source": "label"})
-    make_cmax(subject, "32")
-    make_response(subject, "NEURO-SX", neuro_answers(2))
+    CmaxResultFactory(subject=subject, value="32")
+    ResponseFactory(subject=subject, instrument_code="NEURO-SX", answers=neuro_answers(2))
 
     evaluate_subject(subject_id=subject.pk)
 

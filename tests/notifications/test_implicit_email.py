@@ -5,8 +5,7 @@ import pytest
 from notifications.delivery import plan_deliveries
 from notifications.models import Alert, Channel
 from screening.tdm import current_profile
-from tests.conftest import bearer_client
-from tests.factories import MembershipFactory, SubjectFactory
+from tests.factories import SubjectFactory, UserFactory, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +26,7 @@ def channels_of(deliveries) -> list[tuple[str, str]]:
 
 def test_member_without_channels_gets_email_to_their_address():
     subject = SubjectFactory()
-    member = MembershipFactory(site=subject.site).user
+    member = UserFactory(site=subject.site)
 
     deliveries = plan_deliveries(alert=make_alert(subject))
 
@@ -37,10 +36,10 @@ def test_member_without_channels_gets_email_to_their_address():
 
 def test_configuring_a_channel_replaces_the_implicit_email():
     subject = SubjectFactory()
-    member = MembershipFactory(site=subject.site).user
+    member = UserFactory(site=subject.site)
     plan_deliveries(alert=make_alert(subject))  # creates the implicit email channel
 
-    added = bearer_client(member).post(
+    added = staff_client(member).post(
         f"/api/v1/users/{member.staff_profile.public_id}/channels/",
         {"kind": "sms", "address": "+27820000000"},
         format="json",
@@ -54,10 +53,10 @@ def test_configuring_a_channel_replaces_the_implicit_email():
 
 def test_adding_the_implicit_address_makes_it_a_configured_channel():
     subject = SubjectFactory()
-    member = MembershipFactory(site=subject.site).user
+    member = UserFactory(site=subject.site)
     plan_deliveries(alert=make_alert(subject))
 
-    added = bearer_client(member).post(
+    added = staff_client(member).post(
         f"/api/v1/users/{member.staff_profile.public_id}/channels/",
         {"kind": "email", "address": member.email},
         format="json",

@@ -10,13 +10,8 @@ from notifications import evaluation
 from notifications.models import Alert
 from notifications.tasks import evaluate_subject, sweep_evaluations
 from screening.models import EvaluationRequest
-from tests.conftest import bearer_client, wait_for
-from tests.notifications.alert_factories import (
-    make_response,
-    make_staff,
-    make_subject,
-    phq9_answers,
-)
+from tests.factories import ResponseFactory, SubjectFactory, UserFactory, phq9_answers, staff_client
+from tests.support import wait_for
 
 
 def pending(subject, *, age: timedelta = timedelta(minutes=1)) -> EvaluationRequest:
@@ -27,8 +22,8 @@ def pending(subject, *, age: timedelta = timedelta(minutes=1)) -> EvaluationRequ
 
 @pytest.mark.django_db
 def test_the_task_evaluates_only_a_subject_with_pending_requests():
-    subject = make_subject()
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(str(subject.pk))  # nothing pending: evaluated already
     assert Alert.objects.count() == 0
@@ -48,7 +43,7 @@ def test_the_task_drops_a_malformed_subject_id():
 
 @pytest.mark.django_db
 def test_the_sweep_leaves_fresh_requests_to_their_own_task():
-    subject = make_subject()
+    subject = SubjectFactory()
     request = pending(subject, age=timedelta(seconds=5))
 
     assert sweep_evaluations() == 0
@@ -59,7 +54,7 @@ def test_the_sweep_leaves_fresh_requests_to_their_own_task():
 
 @pytest.mark.django_db
 def test_a_failing_subject_stays_pending_and_does_not_block_the_others(monkeypatch):
-    broken, fine = make_subject(), make_subject()
+    broken, fine = SubjectFactory(), SubjectFactory()
     broken_request, fine_request = pending(broken), pending(fine)
     real = evaluation.evaluate_subject
 
@@ -87,9 +82,9 @@ def test_beat_sends_the_sweep_every_minute():
 
 @pytest.mark.worker
 def test_a_cmax_posted_through_the_api_is_evaluated_by_a_real_worker(celery_worker):
-    subject = make_subject()
-    client = bearer_client(make_staff(subject.site))
-    phq9 = make_response(subject, "PHQ-9", phq9_answers(12))
+    subject = SubjectFactory()
+    client = staff_client(UserFactory(site=subject.site))
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     response = client.post(
         f"/api/v1/subjects/{subject.pk}/cmax-results/",

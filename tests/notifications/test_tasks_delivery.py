@@ -15,16 +15,15 @@ from django.utils import timezone
 
 from notifications.delivery import plan_deliveries, sweep_deliveries
 from notifications.models import Delivery
-from tests.conftest import wait_for
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
-    MembershipFactory,
     SiteFactory,
     SubjectFactory,
     UserFactory,
 )
 from tests.notifications.sinks import HttpReceiver, SmtpSink
+from tests.support import wait_for
 
 pytestmark = pytest.mark.worker
 
@@ -43,8 +42,8 @@ def smtp_env(sink: SmtpSink) -> dict:
 
 def test_alert_email_reaches_the_site_a_clinician_once_and_no_one_at_site_b(start_worker):
     site_a, site_b = SiteFactory(code="site-a"), SiteFactory(code="site-b")
-    ana = MembershipFactory(site=site_a, user=UserFactory(username="ana")).user
-    MembershipFactory(site=site_b, user=UserFactory(username="bob"))
+    ana = UserFactory(username="ana", site=site_a)
+    UserFactory(username="bob", site=site_b)
 
     with SmtpSink() as sink:
         start_worker(smtp_env(sink))
@@ -62,7 +61,7 @@ def test_alert_email_reaches_the_site_a_clinician_once_and_no_one_at_site_b(star
 
 def test_smtp_failing_three_times_then_accepting_gets_exactly_one_email(start_worker):
     site = SiteFactory(code="site-a")
-    ana = MembershipFactory(site=site, user=UserFactory(username="ana")).user
+    ana = UserFactory(username="ana", site=site)
 
     with SmtpSink(fail_first=3) as sink:
         start_worker({**smtp_env(sink), "DELIVERY_RETRY_BACKOFF_SECONDS": "1"})
@@ -75,7 +74,7 @@ def test_smtp_failing_three_times_then_accepting_gets_exactly_one_email(start_wo
 
 def test_worker_killed_mid_delivery_neither_loses_nor_doubles_it(start_worker, settings):
     site = SiteFactory(code="site-a")
-    user = MembershipFactory(site=site, user=UserFactory(username="ana")).user
+    user = UserFactory(username="ana", site=site)
 
     with HttpReceiver(hold_first=True) as receiver:
         ChannelFactory(user=user, kind="webhook", address=receiver.url, signing_secret="k")

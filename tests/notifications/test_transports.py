@@ -12,14 +12,15 @@ from notifications.transports import TransportError, get_transport
 from notifications.transports.email import EmailTransport
 from notifications.transports.sms import SmsTransport
 from notifications.transports.webhook import WebhookTransport
-from tests.notifications.delivery_factories import (
+from tests.factories import (
     AlertFactory,
     ChannelFactory,
     DeliveryFactory,
     SiteFactory,
     SubjectFactory,
 )
-from tests.notifications.sinks import HttpReceiver, SmtpSink, free_port
+from tests.notifications.sinks import HttpReceiver, SmtpSink
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from questionnaires import scoring
 from questionnaires.fhir import LOINC_SYSTEM, ORDINAL_VALUE_URL
 from questionnaires.models import InstrumentVersion
-from tests.conftest import bearer_client
+from tests.factories import SubjectFactory, staff_client, subject_client
 from tests.questionnaires.conftest import FILE_DEFINITIONS
 
 pytestmark = pytest.mark.django_db
@@ -86,15 +86,12 @@ REFLEX = [
 
 @pytest.fixture
 def client(admin_user) -> APIClient:
-    return bearer_client(admin_user)
+    return staff_client(admin_user)
 
 
-def subject_client(language: str) -> APIClient:
+def client_speaking(language: str) -> APIClient:
     """Return a client authenticated with a real subject token of a subject speaking language."""
-    from tests.screening.phone_factories import make_subject
-    from tests.screening.phone_factories import subject_client as client_for
-
-    client, _ = client_for(make_subject(language=language))
+    client, _ = subject_client(SubjectFactory(language=language))
     return client
 
 
@@ -251,14 +248,14 @@ def test_blank_language_means_the_default(client, phq9_v2):
 
 
 def test_subject_token_defaults_to_the_subjects_language(phq9_v2):
-    response = subject_client("es").get("/api/v1/instruments/PHQ-9/")
+    response = client_speaking("es").get("/api/v1/instruments/PHQ-9/")
 
     assert (response.status_code, response["Content-Language"]) == (200, "es")
     assert response.json()["items"] == spanish_phq9_items()
 
 
 def test_language_parameter_overrides_the_subjects_language(phq9_v2):
-    response = subject_client("es").get("/api/v1/instruments/PHQ-9/?language=en")
+    response = client_speaking("es").get("/api/v1/instruments/PHQ-9/?language=en")
 
     assert response.json()["items"] == PHQ9_EN_ITEMS
 

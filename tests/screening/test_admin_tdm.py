@@ -7,7 +7,7 @@ from django.test import Client
 
 from screening.models import EvaluationRequest, MonitoringProfile
 from screening.tdm import PROFILE_FIELDS
-from tests.notifications.alert_factories import make_cmax, make_subject
+from tests.factories import CmaxResultFactory, SubjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def form_data(profile: MonitoringProfile, **changes) -> dict:
 
 
 def test_saving_a_profile_in_the_admin_creates_the_next_version(admin_site_client, admin_user):
-    subject = make_subject()
+    subject = SubjectFactory()
     first = MonitoringProfile.objects.get()
 
     response = admin_site_client.post(
@@ -62,7 +62,7 @@ def test_the_admin_refuses_action_texts_with_unknown_placeholders(admin_site_cli
 
 
 def test_cmax_results_are_read_only_in_the_admin(admin_site_client):
-    result = make_cmax(make_subject(), "38")
+    result = CmaxResultFactory(subject=SubjectFactory(), value="38")
 
     assert admin_site_client.get("/admin/screening/cmaxresult/add/").status_code == 403
     page = admin_site_client.get(f"/admin/screening/cmaxresult/{result.pk}/change/")

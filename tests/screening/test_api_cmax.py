@@ -10,32 +10,33 @@ from notifications.models import Alert
 from notifications.tasks import sweep_evaluations
 from screening import tdm
 from screening.models import AuditEvent, CmaxResult, EvaluationRequest
-from tests.conftest import bearer_client, celery_broker_at, free_port
-from tests.notifications.alert_factories import (
-    make_cmax,
-    make_response,
-    make_site,
-    make_staff,
-    make_subject,
+from tests.conftest import celery_broker_at
+from tests.factories import (
+    CmaxResultFactory,
+    ResponseFactory,
+    SubjectFactory,
+    UserFactory,
     phq9_answers,
+    staff_client,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def subject():
-    return make_subject()
+    return SubjectFactory()
 
 
 @pytest.fixture
 def clinician(subject):
-    return make_staff(subject.site)
+    return UserFactory(site=subject.site)
 
 
 @pytest.fixture
 def client(clinician):
-    return bearer_client(clinician)
+    return staff_client(clinician)
 
 
 def url(subject) -> str:
@@ -139,7 +140,7 @@ def test_post_the_same_lab_reference_with_other_content_is_a_conflict(client, su
 
 
 def test_a_concurrent_duplicate_is_answered_from_the_row_that_won(subject, clinician):
-    existing = make_cmax(subject, "38", lab_reference="LAB-RACE")
+    existing = CmaxResultFactory(subject=subject, value="38", lab_reference="LAB-RACE")
     # The other transaction commits between our look-up and our insert.
     data = {
         "value": existing.value,
@@ -241,7 +242,7 @@ def test_post_odd_content_is_a_400_never_a_500(client, subject, payload):
 
 
 def test_other_sites_subjects_are_404_and_admins_see_all(client, admin_client_api):
-    elsewhere = make_subject(make_site())
+    elsewhere = SubjectFactory()
 
     assert client.post(url(elsewhere), body(), format="json").status_code == 404
     assert client.get(url(elsewhere)).status_code == 404
@@ -258,8 +259,12 @@ def test_an_unknown_subject_is_404_and_no_token_is_401(client, api_client, subje
 
 def test_list_groups_the_2h_and_6h_samples_of_one_occasion(client, subject):
     dose_at = timezone.now() - timedelta(days=1)
-    two = make_cmax(subject, "30", sampled_at=dose_at + timedelta(hours=2), hours_post_dose="2")
-    six = make_cmax(subject, "38", sampled_at=dose_at + timedelta(hours=6), hours_post_dose="6")
+    two = CmaxResultFactory(
+        subject=subject, value="30", sampled_at=dose_at + timedelta(hours=2), hours_post_dose="2"
+    )
+    six = CmaxResultFactory(
+        subject=subject, value="38", sampled_at=dose_at + timedelta(hours=6), hours_post_dose="6"
+    )
 
     response = client.get(url(subject))
 
@@ -273,7 +278,9 @@ def test_list_groups_the_2h_and_6h_samples_of_one_occasion(client, subject):
 @pytest.mark.parametrize("rows", [1, 8])
 def test_list_query_count_stays_constant(client, subject, rows, django_assert_num_queries):
     for number in range(rows):
-        make_cmax(subject, "30", sampled_at=timezone.now() - timedelta(days=number, hours=3))
+        CmaxResultFactory(
+            subject=subject, value="30", sampled_at=timezone.now() - timedelta(days=number, hours=3)
+        )
 
     # token, token last use, subject, page, all samples for the occasions
     with django_assert_num_queries(5):
@@ -296,7 +303,7 @@ def broker_down():
 def test_post_with_the_broker_down_still_answers_201_and_the_sweep_evaluates_later(
     client, subject, broker_down, django_capture_on_commit_callbacks, caplog
 ):
-    make_response(subject, "PHQ-9", phq9_answers(12))
+    ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(url(subject), body(), format="json")

@@ -3,8 +3,7 @@
 import pytest
 
 from screening.models import EvaluationRequest, MonitoringProfile
-from tests.conftest import bearer_client
-from tests.notifications.alert_factories import make_site, make_staff, make_subject
+from tests.factories import SiteFactory, SubjectFactory, UserFactory, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +11,7 @@ URL = "/api/v1/monitoring-profiles/"
 
 
 def test_post_creates_the_next_version_from_the_current_one(admin_client_api, admin_user):
-    subject = make_subject()
+    subject = SubjectFactory()
 
     response = client_post(admin_client_api, {"cmax_ceiling_source": "label"})
 
@@ -62,7 +61,7 @@ def test_versions_are_immutable(admin_client_api):
 
 
 def test_only_admins_may_read_or_create_profiles():
-    clinician = bearer_client(make_staff(make_site()))
+    clinician = staff_client(UserFactory(site=SiteFactory()))
 
     assert clinician.get(URL).status_code == 403
     assert client_post(clinician, {"phq9_positive": 9}).status_code == 403

@@ -6,8 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.conftest import bearer_client
-from tests.screening.phone_factories import PHQ9_ZERO, make_assessment, make_staff, make_subject
+from tests.factories import PHQ9_ZERO, AssessmentFactory, SubjectFactory, UserFactory, staff_client
 
 
 def dump_database() -> str:
@@ -27,11 +26,11 @@ def dump_database() -> str:
 @pytest.mark.django_db
 def test_codes_and_tokens_are_not_stored_or_logged_in_clear(caplog):
     caplog.set_level(logging.DEBUG)
-    subject = make_subject()
-    staff_client = bearer_client(make_staff(subject.site))
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
+    assessment = AssessmentFactory(subject=subject)
 
-    code = staff_client.post(f"/api/v1/subjects/{subject.pk}/activation-code/").json()["code"]
+    code = staff_api.post(f"/api/v1/subjects/{subject.pk}/activation-code/").json()["code"]
     APIClient().post("/api/v1/subject-auth/activate/", {"code": "WRONG-CODE1"})
     token = APIClient().post("/api/v1/subject-auth/activate/", {"code": code}).json()["token"]
     phone = APIClient()

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from screening.models import Assessment, EvaluationRequest, Response
-from tests.screening.phone_factories import PHQ9_ZERO, make_assessment, make_subject, subject_client
+from tests.factories import PHQ9_ZERO, AssessmentFactory, SubjectFactory, subject_client
 
 THREADS = 20
 
@@ -50,7 +50,7 @@ def submit_concurrently(key, assessment, body_for) -> list:
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_submissions_with_one_key_store_one_response_and_replay_it():
-    assessment = make_assessment(make_subject())
+    assessment = AssessmentFactory(subject=SubjectFactory())
 
     results = submit_concurrently(lambda i: "same", assessment, lambda i: {"answers": PHQ9_ZERO})
 
@@ -63,7 +63,7 @@ def test_twenty_concurrent_submissions_with_one_key_store_one_response_and_repla
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_submissions_with_different_keys_give_one_201_and_409s():
-    assessment = make_assessment(make_subject())
+    assessment = AssessmentFactory(subject=SubjectFactory())
 
     results = submit_concurrently(
         lambda i: f"key-{i}", assessment, lambda i: {"answers": {**PHQ9_ZERO, "phq9_1": i % 4}}
@@ -79,8 +79,8 @@ def test_twenty_concurrent_submissions_with_different_keys_give_one_201_and_409s
 
 @pytest.mark.django_db(transaction=True)
 def test_one_key_raced_across_assessments_is_stored_once_and_refused_elsewhere():
-    subject = make_subject()
-    assessments = [make_assessment(subject) for _ in range(THREADS)]
+    subject = SubjectFactory()
+    assessments = [AssessmentFactory(subject=subject) for _ in range(THREADS)]
     barrier = threading.Barrier(THREADS)
     statuses: list = [None] * THREADS
     clients = [subject_client(subject)[0] for _ in range(THREADS)]

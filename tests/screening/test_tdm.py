@@ -14,7 +14,7 @@ from screening.tdm import (
     ensure_default_profile,
     thresholds_for,
 )
-from tests.notifications.alert_factories import make_subject
+from tests.factories import SubjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +68,8 @@ def test_thresholds_apply_the_profiles_action_overrides():
 
 
 def test_a_new_version_copies_the_current_one_audits_and_requests_evaluation_of_active_subjects():
-    active = [make_subject(), make_subject()]
-    make_subject(status="withdrawn")
+    active = [SubjectFactory(), SubjectFactory()]
+    SubjectFactory(status="withdrawn")
     create_profile_version(changes={"lookback_days": 21})
 
     change = create_profile_version(changes={"phq9_positive": 9})

@@ -5,8 +5,7 @@ from django.utils import timezone
 
 from notifications.models import Channel
 from screening.models import AuditEvent
-from tests.conftest import bearer_client
-from tests.notifications.delivery_factories import ChannelFactory, UserFactory
+from tests.factories import ChannelFactory, UserFactory, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ def ana():
     [("email", "ana.pager@clinic.example.org"), ("sms", "+27821234567")],
 )
 def test_user_adds_an_email_or_sms_channel_for_themselves(ana, kind, address):
-    response = bearer_client(ana).post(url(ana), {"kind": kind, "address": address})
+    response = staff_client(ana).post(url(ana), {"kind": kind, "address": address})
 
     channel = Channel.objects.get(user=ana)
     assert response.status_code == 201
@@ -78,7 +77,7 @@ def test_admin_adds_a_webhook_channel_and_gets_its_signing_secret_once(admin_cli
     ],
 )
 def test_address_not_matching_its_kind_is_400(ana, kind, address):
-    response = bearer_client(ana).post(url(ana), {"kind": kind, "address": address})
+    response = staff_client(ana).post(url(ana), {"kind": kind, "address": address})
 
     assert response.status_code == 400
     assert (response.json()["error"]["code"], list(response.json()["error"]["fields"])) == (
@@ -103,13 +102,13 @@ def test_address_not_matching_its_kind_is_400(ana, kind, address):
     ],
 )
 def test_odd_bodies_are_400_never_500(ana, body):
-    response = bearer_client(ana).post(url(ana), body, format="json")
+    response = staff_client(ana).post(url(ana), body, format="json")
 
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
 
 
 def test_same_channel_twice_is_409(ana):
-    client = bearer_client(ana)
+    client = staff_client(ana)
     client.post(url(ana), {"kind": "sms", "address": "+27821234567"})
 
     response = client.post(url(ana), {"kind": "sms", "address": "+27821234567"})
@@ -128,7 +127,7 @@ def test_adding_a_broken_channel_again_re_enables_it(ana):
         last_error="permanent: HTTP 410",
     )
 
-    response = bearer_client(ana).post(
+    response = staff_client(ana).post(
         url(ana), {"kind": "webhook", "address": "https://hooks.example.org/a"}
     )
 
@@ -140,7 +139,7 @@ def test_adding_a_broken_channel_again_re_enables_it(ana):
 
 def test_another_users_channels_are_404(ana):
     other = UserFactory(username="bob")
-    client = bearer_client(other)
+    client = staff_client(other)
 
     responses = [
         client.get(url(ana)),
@@ -169,14 +168,14 @@ def test_list_shows_only_the_users_channels_newest_first(ana):
     second = ChannelFactory(user=ana, kind="email", address="ana2@clinic.example.org")
     ChannelFactory(user=UserFactory(username="bob"))
 
-    response = bearer_client(ana).get(url(ana))
+    response = staff_client(ana).get(url(ana))
 
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["results"]] == [str(second.id), str(first.id)]
 
 
 def test_list_query_count_is_constant(ana, django_assert_num_queries):
-    client = bearer_client(ana)
+    client = staff_client(ana)
     ChannelFactory(user=ana, kind="sms", address="+27820000000")
     with django_assert_num_queries(4) as few:
         client.get(url(ana))

@@ -9,8 +9,7 @@ from rest_framework.test import APIClient
 
 from screening.activation import hash_code, normalise_code
 from screening.models import AccessToken, ActivationCode, AuditEvent, Subject
-from tests.conftest import bearer_client
-from tests.screening.phone_factories import make_site, make_staff, make_subject
+from tests.factories import SiteFactory, SubjectFactory, UserFactory, staff_client
 
 ACTIVATE = "/api/v1/subject-auth/activate/"
 INVALID_CODE = {
@@ -34,12 +33,12 @@ def activate(code, client=None, ip="10.0.0.1"):
 
 @pytest.mark.django_db
 def test_issue_code_returns_code_and_expiry_and_stores_only_a_keyed_hash():
-    site = make_site()
-    subject = make_subject(site)
-    staff = make_staff(site)
+    site = SiteFactory()
+    subject = SubjectFactory(site=site)
+    staff = UserFactory(site=site)
 
     with time_machine.travel("2025-03-01T08:00:00Z", tick=False):
-        body = issue(bearer_client(staff), subject)
+        body = issue(staff_client(staff), subject)
 
     assert body["expires_at"] == "2025-03-04T08:00:00Z"
     assert len(body["code"]) == 11 and body["code"][5] == "-"
@@ -53,8 +52,8 @@ def test_issue_code_returns_code_and_expiry_and_stores_only_a_keyed_hash():
 
 @pytest.mark.django_db
 def test_activate_exchanges_the_code_for_a_subject_token():
-    subject = make_subject(study_id="S-0042", language="pt", timezone="Africa/Maputo")
-    code = issue(bearer_client(make_staff(subject.site)), subject)["code"]
+    subject = SubjectFactory(study_id="S-0042", language="pt", timezone="Africa/Maputo")
+    code = issue(staff_client(UserFactory(site=subject.site)), subject)["code"]
 
     response = activate(code.lower().replace("-", " "))  # typed loosely
 
@@ -75,8 +74,8 @@ def test_activate_exchanges_the_code_for_a_subject_token():
 
 @pytest.mark.django_db
 def test_code_is_single_use():
-    subject = make_subject()
-    code = issue(bearer_client(make_staff(subject.site)), subject)["code"]
+    subject = SubjectFactory()
+    code = issue(staff_client(UserFactory(site=subject.site)), subject)["code"]
     assert activate(code).status_code == 200
 
     second = activate(code, ip="10.0.0.2")
@@ -87,12 +86,12 @@ def test_code_is_single_use():
 
 @pytest.mark.django_db
 def test_wrong_used_expired_and_superseded_codes_get_the_same_400():
-    subject = make_subject()
-    staff_client = bearer_client(make_staff(subject.site))
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
     with time_machine.travel(timezone.now() - timedelta(hours=73)):
-        expired = issue(staff_client, subject)["code"]
-    superseded = issue(staff_client, subject)["code"]
-    used = issue(staff_client, subject)["code"]
+        expired = issue(staff_api, subject)["code"]
+    superseded = issue(staff_api, subject)["code"]
+    used = issue(staff_api, subject)["code"]
     assert activate(used, ip="10.0.0.9").status_code == 200
 
     answers = [
@@ -105,10 +104,10 @@ def test_wrong_used_expired_and_superseded_codes_get_the_same_400():
 
 @pytest.mark.django_db
 def test_a_new_code_supersedes_the_unused_one():
-    subject = make_subject()
-    staff_client = bearer_client(make_staff(subject.site))
-    first = issue(staff_client, subject)["code"]
-    second = issue(staff_client, subject)["code"]
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
+    first = issue(staff_api, subject)["code"]
+    second = issue(staff_api, subject)["code"]
 
     assert activate(first).status_code == 400
     assert activate(second).status_code == 200
@@ -117,20 +116,20 @@ def test_a_new_code_supersedes_the_unused_one():
 
 @pytest.mark.django_db
 def test_withdrawn_subject_gets_no_code_and_cannot_activate():
-    subject = make_subject()
-    staff_client = bearer_client(make_staff(subject.site))
-    code = issue(staff_client, subject)["code"]
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
+    code = issue(staff_api, subject)["code"]
     Subject.objects.filter(pk=subject.pk).update(status=Subject.Status.WITHDRAWN)
 
     assert activate(code).json() == INVALID_CODE
-    response = staff_client.post(f"/api/v1/subjects/{subject.pk}/activation-code/")
+    response = staff_api.post(f"/api/v1/subjects/{subject.pk}/activation-code/")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "subject_withdrawn")
 
 
 @pytest.mark.django_db
 def test_repeated_failures_from_one_client_are_rate_limited_even_for_a_good_code():
-    subject = make_subject()
-    code = issue(bearer_client(make_staff(subject.site)), subject)["code"]
+    subject = SubjectFactory()
+    code = issue(staff_client(UserFactory(site=subject.site)), subject)["code"]
     statuses = [activate("WRONG-CODE0", ip="10.0.0.7").status_code for _ in range(5)]
 
     blocked = activate(code, ip="10.0.0.7")
@@ -144,10 +143,10 @@ def test_repeated_failures_from_one_client_are_rate_limited_even_for_a_good_code
 
 @pytest.mark.django_db
 def test_repeated_failures_against_one_subject_are_rate_limited_from_any_client():
-    subject = make_subject()
-    staff_client = bearer_client(make_staff(subject.site))
-    stale = issue(staff_client, subject)["code"]
-    fresh = issue(staff_client, subject)["code"]
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
+    stale = issue(staff_api, subject)["code"]
+    fresh = issue(staff_api, subject)["code"]
     statuses = [activate(stale, ip=f"10.0.2.{n}").status_code for n in range(5)]
 
     response = activate(fresh, ip="10.0.3.1")
@@ -176,8 +175,8 @@ def test_activate_with_a_malformed_body_is_400(body):
 
 @pytest.mark.django_db
 def test_clinician_of_another_site_gets_404_for_code_and_revoke():
-    subject = make_subject(make_site())
-    other = bearer_client(make_staff(make_site()))
+    subject = SubjectFactory()
+    other = staff_client(UserFactory(site=SiteFactory()))
 
     for path in ("activation-code", "revoke-tokens"):
         response = other.post(f"/api/v1/subjects/{subject.pk}/{path}/")
@@ -187,11 +186,11 @@ def test_clinician_of_another_site_gets_404_for_code_and_revoke():
 
 @pytest.mark.django_db
 def test_staff_revoke_tokens_revokes_every_subject_token_and_is_audited():
-    subject = make_subject()
-    staff = make_staff(subject.site)
+    subject = SubjectFactory()
+    staff = UserFactory(site=subject.site)
     keys = [AccessToken.issue(subject=subject)[1] for _ in range(2)]
 
-    response = bearer_client(staff).post(f"/api/v1/subjects/{subject.pk}/revoke-tokens/")
+    response = staff_client(staff).post(f"/api/v1/subjects/{subject.pk}/revoke-tokens/")
 
     assert (response.status_code, response.json()) == (200, {"revoked": 2})
     for key in keys:

@@ -6,8 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from screening.models import SiteMembership, StaffProfile
-from tests.conftest import bearer_client
-from tests.factories import MembershipFactory, SiteFactory, UserFactory
+from tests.factories import MembershipFactory, SiteFactory, UserFactory, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +61,7 @@ def test_create_user_duplicate_username_is_409(admin_client_api):
 
 def test_non_admin_cannot_create_users_sites_members_or_schedules():
     membership = MembershipFactory(role="coordinator")
-    client = bearer_client(membership.user)
+    client = staff_client(membership.user)
     code = membership.site.code
 
     responses = [
@@ -114,7 +113,7 @@ def test_sites_create_list_get_patch(admin_client_api):
 def test_clinician_lists_only_own_sites_and_gets_404_for_others():
     mine = SiteFactory(code="mine")
     SiteFactory(code="theirs")
-    client = bearer_client(MembershipFactory(site=mine).user)
+    client = staff_client(MembershipFactory(site=mine).user)
 
     listed = client.get("/api/v1/sites/").json()["results"]
 

@@ -18,13 +18,13 @@ from screening.models import (
     Subject,
 )
 from tests.config.test_schema import CONTRACT
-from tests.screening.phone_factories import (
+from tests.factories import (
     GAD7_ZERO,
     NEURO_ZERO,
     PHQ9_ZERO,
-    make_assessment,
-    make_site,
-    make_subject,
+    AssessmentFactory,
+    SiteFactory,
+    SubjectFactory,
     subject_client,
 )
 
@@ -38,8 +38,10 @@ def submit(client, assessment, body, key="key-1"):
 
 @pytest.mark.django_db
 def test_me_returns_the_subject_and_site():
-    site = make_site(code="ct-01")
-    subject = make_subject(site, study_id="S-7", language="xh", timezone="Africa/Johannesburg")
+    site = SiteFactory(code="ct-01")
+    subject = SubjectFactory(
+        site=site, study_id="S-7", language="xh", timezone="Africa/Johannesburg"
+    )
     client, _ = subject_client(subject)
 
     response = client.get("/api/v1/me/")
@@ -62,17 +64,24 @@ def test_me_without_a_token_is_401_and_with_a_staff_token_403(admin_client_api):
 
 @pytest.mark.django_db
 def test_open_assessments_lists_only_answerable_ones_with_the_instrument():
-    subject = make_subject()
+    subject = SubjectFactory()
     now = timezone.now()
-    open_one = make_assessment(subject, "GAD-7", opens_at=now - timedelta(hours=2))
-    lagging = make_assessment(
-        subject, "PHQ-9", opens_at=now - timedelta(hours=1), status=Assessment.Status.SCHEDULED
+    open_one = AssessmentFactory(
+        subject=subject, instrument="GAD-7", opens_at=now - timedelta(hours=2)
     )
-    make_assessment(subject, opens_at=now + timedelta(hours=1), status="scheduled")
-    make_assessment(subject, opens_at=now - timedelta(hours=80), status="open")  # window over
-    make_assessment(subject, status="completed")
-    make_assessment(subject, status="cancelled")
-    make_assessment(make_subject(), "PHQ-9")  # someone else's
+    lagging = AssessmentFactory(
+        subject=subject,
+        instrument="PHQ-9",
+        opens_at=now - timedelta(hours=1),
+        status=Assessment.Status.SCHEDULED,
+    )
+    AssessmentFactory(subject=subject, opens_at=now + timedelta(hours=1), status="scheduled")
+    AssessmentFactory(
+        subject=subject, opens_at=now - timedelta(hours=80), status="open"
+    )  # window over
+    AssessmentFactory(subject=subject, status="completed")
+    AssessmentFactory(subject=subject, status="cancelled")
+    AssessmentFactory(subject=SubjectFactory(), instrument="PHQ-9")  # someone else's
     client, _ = subject_client(subject)
 
     response = client.get("/api/v1/me/assessments/")
@@ -91,22 +100,22 @@ def test_open_assessments_lists_only_answerable_ones_with_the_instrument():
 
 @pytest.mark.django_db
 def test_open_assessments_query_count_is_constant(django_assert_num_queries):
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
-    make_assessment(subject, "PHQ-9")
+    AssessmentFactory(subject=subject, instrument="PHQ-9")
     # token+subject+site, last_used_at update, page, instrument versions
     with django_assert_num_queries(4):
         assert len(client.get("/api/v1/me/assessments/").json()["results"]) == 1
     for code in ["PHQ-9", "GAD-7", "NEURO-SX"] * 4:
-        make_assessment(subject, code)
+        AssessmentFactory(subject=subject, instrument=code)
     with django_assert_num_queries(4):
         assert len(client.get("/api/v1/me/assessments/").json()["results"]) == 13
 
 
 @pytest.mark.django_db
 def test_submission_is_stored_scored_audited_and_queues_an_evaluation():
-    subject = make_subject()
-    assessment = make_assessment(subject, "PHQ-9")
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
     client, _ = subject_client(subject)
     answers = {**PHQ9_ZERO, "phq9_1": 3, "phq9_2": 2, "phq9_10": 1}
     body = {
@@ -156,10 +165,12 @@ def test_submission_is_stored_scored_audited_and_queues_an_evaluation():
 @pytest.mark.django_db
 @pytest.mark.parametrize("item9, shown", [(0, False), (1, True), (3, True)])
 def test_phq9_item9_returns_the_site_support_message(item9, shown):
-    subject = make_subject(make_site(crisis_message="Call Lifeline 0861 322 322"))
+    subject = SubjectFactory(site=SiteFactory(crisis_message="Call Lifeline 0861 322 322"))
     client, _ = subject_client(subject)
 
-    response = submit(client, make_assessment(subject), {"answers": {**PHQ9_ZERO, "phq9_9": item9}})
+    response = submit(
+        client, AssessmentFactory(subject=subject), {"answers": {**PHQ9_ZERO, "phq9_9": item9}}
+    )
 
     expected = {"id": str(Response.objects.get().pk), "status": "completed"}
     if shown:
@@ -170,18 +181,20 @@ def test_phq9_item9_returns_the_site_support_message(item9, shown):
 @pytest.mark.django_db
 def test_support_message_falls_back_when_the_site_has_none(settings):
     settings.DEFAULT_CRISIS_MESSAGE = "Call your clinic."
-    subject = make_subject(make_site(crisis_message=""))
+    subject = SubjectFactory(site=SiteFactory(crisis_message=""))
     client, _ = subject_client(subject)
 
-    response = submit(client, make_assessment(subject), {"answers": {**PHQ9_ZERO, "phq9_9": 2}})
+    response = submit(
+        client, AssessmentFactory(subject=subject), {"answers": {**PHQ9_ZERO, "phq9_9": 2}}
+    )
 
     assert response.json()["support_message"] == "Call your clinic."
 
 
 @pytest.mark.django_db
 def test_retry_with_same_key_and_body_replays_the_same_status_and_bytes():
-    subject = make_subject(make_site(crisis_message="Help: 112"))
-    assessment = make_assessment(subject)
+    subject = SubjectFactory(site=SiteFactory(crisis_message="Help: 112"))
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
     body = {"answers": {**PHQ9_ZERO, "phq9_9": 1}}
     first = submit(client, assessment, body)
@@ -200,8 +213,8 @@ def test_retry_with_same_key_and_body_replays_the_same_status_and_bytes():
 
 @pytest.mark.django_db
 def test_same_key_with_another_body_is_422():
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
     submit(client, assessment, {"answers": PHQ9_ZERO})
 
@@ -213,11 +226,11 @@ def test_same_key_with_another_body_is_422():
 
 @pytest.mark.django_db
 def test_same_key_on_another_assessment_is_422():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
-    submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+    submit(client, AssessmentFactory(subject=subject), {"answers": PHQ9_ZERO})
 
-    response = submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+    response = submit(client, AssessmentFactory(subject=subject), {"answers": PHQ9_ZERO})
 
     assert (response.status_code, response.json()["error"]["code"]) == (
         422,
@@ -227,8 +240,8 @@ def test_same_key_on_another_assessment_is_422():
 
 @pytest.mark.django_db
 def test_second_submission_with_another_key_is_409():
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
     submit(client, assessment, {"answers": PHQ9_ZERO}, key="first")
 
@@ -249,9 +262,9 @@ def test_second_submission_with_another_key_is_409():
     ],
 )
 def test_unanswerable_assessment_is_409(opens_in_hours, status, code):
-    subject = make_subject()
-    assessment = make_assessment(
-        subject, opens_at=timezone.now() + timedelta(hours=opens_in_hours), status=status
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(
+        subject=subject, opens_at=timezone.now() + timedelta(hours=opens_in_hours), status=status
     )
     client, _ = subject_client(subject)
 
@@ -263,8 +276,8 @@ def test_unanswerable_assessment_is_409(opens_in_hours, status, code):
 
 @pytest.mark.django_db
 def test_window_closes_exactly_at_closes_at():
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
 
     with time_machine.travel(assessment.closes_at, tick=False):
@@ -275,8 +288,8 @@ def test_window_closes_exactly_at_closes_at():
 
 @pytest.mark.django_db
 def test_each_bad_item_is_listed_in_a_400():
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
     answers = {**PHQ9_ZERO, "phq9_1": 4, "phq9_2": "1", "phq9_4": True, "extra": 1}
     del answers["phq9_9"]
@@ -318,8 +331,8 @@ def test_each_bad_item_is_listed_in_a_400():
     ],
 )
 def test_odd_answers_are_400_never_500(answers):
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
 
     response = submit(client, assessment, {"answers": answers})
@@ -350,8 +363,8 @@ def test_odd_answers_are_400_never_500(answers):
     ],
 )
 def test_odd_bodies_are_400_never_500(raw):
-    subject = make_subject()
-    assessment = make_assessment(subject)
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject)
     client, _ = subject_client(subject)
 
     response = client.generic(
@@ -369,12 +382,12 @@ def test_odd_bodies_are_400_never_500(raw):
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", [None, "", "x" * 129, "has space", "caf\u00e9"])
 def test_missing_or_bad_idempotency_key_is_400(key):
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
     headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
 
     response = client.post(
-        f"/api/v1/me/assessments/{make_assessment(subject).pk}/response/",
+        f"/api/v1/me/assessments/{AssessmentFactory(subject=subject).pk}/response/",
         {"answers": PHQ9_ZERO},
         format="json",
         **headers,
@@ -386,12 +399,12 @@ def test_missing_or_bad_idempotency_key_is_400(key):
 
 @pytest.mark.django_db
 def test_completed_at_in_the_future_is_400():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
     future = (timezone.now() + timedelta(hours=1)).isoformat()
 
     response = submit(
-        client, make_assessment(subject), {"answers": PHQ9_ZERO, "completed_at": future}
+        client, AssessmentFactory(subject=subject), {"answers": PHQ9_ZERO, "completed_at": future}
     )
 
     assert response.json()["error"]["fields"] == {"completed_at": ["Cannot be in the future."]}
@@ -399,11 +412,13 @@ def test_completed_at_in_the_future_is_400():
 
 @pytest.mark.django_db
 def test_neuro_sx_submission_scores_the_grade():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
 
     response = submit(
-        client, make_assessment(subject, "NEURO-SX"), {"answers": {**NEURO_ZERO, "l_numbness": 5}}
+        client,
+        AssessmentFactory(subject=subject, instrument="NEURO-SX"),
+        {"answers": {**NEURO_ZERO, "l_numbness": 5}},
     )
 
     assert response.status_code == 201
@@ -412,8 +427,8 @@ def test_neuro_sx_submission_scores_the_grade():
 
 @pytest.mark.django_db
 def test_subject_token_gets_404_for_another_subjects_assessment():
-    subject = make_subject()
-    others = make_assessment(make_subject(subject.site))
+    subject = SubjectFactory()
+    others = AssessmentFactory(subject=SubjectFactory(site=subject.site))
     client, _ = subject_client(subject)
 
     response = submit(client, others, {"answers": PHQ9_ZERO})
@@ -434,7 +449,7 @@ STAFF_OPERATIONS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("method, path", STAFF_OPERATIONS)
 def test_subject_token_cannot_use_staff_endpoints(method, path):
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
     url = re.sub(r"\{(id|subject_id)\}", str(subject.pk), path)
     url = url.replace("{code}", subject.site.code)
@@ -447,7 +462,7 @@ def test_subject_token_cannot_use_staff_endpoints(method, path):
 
 @pytest.mark.django_db
 def test_logout_revokes_the_token():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
 
     assert client.post("/api/v1/me/logout/").status_code == 204
@@ -458,7 +473,7 @@ def test_logout_revokes_the_token():
 
 @pytest.mark.django_db
 def test_withdrawn_subjects_token_fails():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
     Subject.objects.filter(pk=subject.pk).update(status=Subject.Status.WITHDRAWN)
 
@@ -467,9 +482,9 @@ def test_withdrawn_subjects_token_fails():
 
 @pytest.mark.django_db
 def test_reply_body_is_the_stored_json():
-    subject = make_subject()
+    subject = SubjectFactory()
     client, _ = subject_client(subject)
 
-    response = submit(client, make_assessment(subject), {"answers": PHQ9_ZERO})
+    response = submit(client, AssessmentFactory(subject=subject), {"answers": PHQ9_ZERO})
 
     assert json.loads(Response.objects.get().reply_body) == response.json()

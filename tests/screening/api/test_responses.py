@@ -6,15 +6,15 @@ import pytest
 from django.utils import timezone
 
 from screening.models import AuditEvent, EvaluationRequest, Response
-from tests.conftest import bearer_client
-from tests.screening.phone_factories import (
+from tests.factories import (
     BPNS_NORMAL,
     GAD7_ZERO,
     PHQ9_ZERO,
-    make_response,
-    make_site,
-    make_staff,
-    make_subject,
+    ResponseFactory,
+    SiteFactory,
+    SubjectFactory,
+    UserFactory,
+    staff_client,
 )
 
 COMPLETED = "2025-03-01T10:00:00+02:00"
@@ -35,10 +35,10 @@ def enter(client, subject, instrument, answers, source="paper", completed_at=COM
 
 @pytest.fixture
 def setting():
-    site = make_site()
-    subject = make_subject(site)
-    staff = make_staff(site)
-    return subject, staff, bearer_client(staff)
+    site = SiteFactory()
+    subject = SubjectFactory(site=site)
+    staff = UserFactory(site=site)
+    return subject, staff, staff_client(staff)
 
 
 @pytest.mark.django_db
@@ -207,9 +207,11 @@ def test_odd_staff_entries_are_400_never_500(setting, body):
 def test_list_is_newest_first_with_scores(setting):
     subject, _, client = setting
     now = timezone.now()
-    old = make_response(subject, completed_at=now - timedelta(days=3))
-    new = make_response(subject, "GAD-7", GAD7_ZERO, completed_at=now - timedelta(days=1))
-    make_response(make_subject(subject.site))
+    old = ResponseFactory(subject=subject, completed_at=now - timedelta(days=3))
+    new = ResponseFactory(
+        subject=subject, instrument_code="GAD-7", completed_at=now - timedelta(days=1)
+    )
+    ResponseFactory(subject=SubjectFactory(site=subject.site))
 
     response = client.get(f"/api/v1/subjects/{subject.pk}/responses/")
 
@@ -225,12 +227,12 @@ def test_list_is_newest_first_with_scores(setting):
 @pytest.mark.django_db
 def test_list_query_count_is_constant(setting, django_assert_num_queries):
     subject, _, client = setting
-    make_response(subject)
+    ResponseFactory(subject=subject)
     # token+user, last_used_at update, memberships+subject, page
     with django_assert_num_queries(4):
         assert len(client.get(f"/api/v1/subjects/{subject.pk}/responses/").json()["results"]) == 1
     for _ in range(10):
-        make_response(subject)
+        ResponseFactory(subject=subject)
     with django_assert_num_queries(4):
         assert len(client.get(f"/api/v1/subjects/{subject.pk}/responses/").json()["results"]) == 11
 
@@ -238,8 +240,8 @@ def test_list_query_count_is_constant(setting, django_assert_num_queries):
 @pytest.mark.django_db
 def test_clinician_of_another_site_gets_404(setting):
     subject, _, _ = setting
-    make_response(subject)
-    other = bearer_client(make_staff(make_site()))
+    ResponseFactory(subject=subject)
+    other = staff_client(UserFactory(site=SiteFactory()))
 
     listing = other.get(f"/api/v1/subjects/{subject.pk}/responses/")
     entry = enter(other, subject, "PHQ-9", PHQ9_ZERO)
@@ -250,8 +252,8 @@ def test_clinician_of_another_site_gets_404(setting):
 
 @pytest.mark.django_db
 def test_admin_sees_every_site(admin_client_api):
-    subject = make_subject()
-    make_response(subject)
+    subject = SubjectFactory()
+    ResponseFactory(subject=subject)
 
     response = admin_client_api.get(f"/api/v1/subjects/{subject.pk}/responses/")
 

@@ -7,13 +7,13 @@ import pytest
 import time_machine
 
 from screening.models import Assessment, AuditEvent, Schedule
-from tests.conftest import bearer_client
 from tests.factories import (
     MembershipFactory,
     ScheduleEntryFactory,
     ScheduleFactory,
     SiteFactory,
     SubjectFactory,
+    staff_client,
 )
 
 pytestmark = pytest.mark.django_db
@@ -192,7 +192,7 @@ def test_clinician_reads_own_site_schedules_only():
     mine, theirs = SiteFactory(), SiteFactory()
     own = ScheduleFactory(site=mine)
     other = ScheduleFactory(site=theirs)
-    client = bearer_client(MembershipFactory(site=mine).user)
+    client = staff_client(MembershipFactory(site=mine).user)
 
     listed = client.get("/api/v1/schedules/").json()["results"]
 

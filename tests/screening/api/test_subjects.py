@@ -9,16 +9,15 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 
 from screening.models import Assessment, AuditEvent, Subject
-from tests.conftest import bearer_client
 from tests.factories import (
     AssessmentFactory,
-    MembershipFactory,
     RegimenChangeFactory,
     ScheduleEntryFactory,
     ScheduleFactory,
     SiteFactory,
     SubjectFactory,
     UserFactory,
+    staff_client,
 )
 
 pytestmark = pytest.mark.django_db
@@ -38,12 +37,12 @@ def site_b():
 
 @pytest.fixture
 def clinician_a(site_a):
-    return MembershipFactory(site=site_a, role="clinician").user
+    return UserFactory(site=site_a, site__role="clinician")
 
 
 @pytest.fixture
 def client_a(clinician_a):
-    return bearer_client(clinician_a)
+    return staff_client(clinician_a)
 
 
 def enrolment(**overrides) -> dict:
