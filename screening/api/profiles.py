@@ -15,7 +15,12 @@ from config.api import ApiError, Pagination
 
 from ..models import MonitoringProfile
 from ..permissions import IsAdmin
-from ..tdm import DEFAULT_DRUG, check_recommended_actions, create_profile_version
+from ..tdm import (
+    DEFAULT_DRUG,
+    PROFILE_FIELDS,
+    check_recommended_actions,
+    create_profile_version,
+)
 
 # The standard ceiling of each source (clinical-reference §2): used when only the source changes.
 CEILING_OF_SOURCE = {
@@ -34,27 +39,7 @@ class MonitoringProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MonitoringProfile
-        fields = (
-            "id",
-            "drug",
-            "name",
-            "version",
-            "phq9_positive",
-            "gad7_positive",
-            "phq9_severe",
-            "d3_score",
-            "neuropathy_grade_positive",
-            "cmax_ceiling",
-            "cmax_ceiling_source",
-            "lookback_days",
-            "bpns_window_days",
-            "cmax_recency_days",
-            "pyridoxine_flag_mg",
-            "escalation_minutes",
-            "recommended_actions",
-            "created_by",
-            "created_at",
-        )
+        fields = ("id", "drug", "version", *PROFILE_FIELDS, "created_by", "created_at")
         read_only_fields = fields
 
 
