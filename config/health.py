@@ -27,11 +27,12 @@ class HealthzView(ProbeView):
         return Response({"status": "ok"})
 
 
-def check_database() -> dict:
-    """Run a trivial query on the default database."""
-    backend = connection.vendor
+def check_database(db=None) -> dict:
+    """Run a trivial query on a database connection (the default one unless given)."""
+    db = db or connection
+    backend = db.vendor
     try:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # any failure means not ready; the reason goes to the log

@@ -1,6 +1,8 @@
 import pytest
 from django.test import override_settings
 
+from tests.support import free_port
+
 
 def test_healthz_answers_200(api_client):
     response = api_client.get("/healthz")
@@ -47,14 +49,24 @@ def test_readyz_is_503_naming_the_broker_while_redis_is_stopped_and_recovers(
 
 @pytest.mark.django_db
 def test_readyz_is_503_naming_the_database_when_it_is_unreachable(api_client, monkeypatch):
+    from django.db import connection
+    from django.db.utils import ConnectionHandler
+
     from config import health
 
-    def broken():
-        return {"ok": False, "backend": "postgresql", "error": "OperationalError"}
-
-    monkeypatch.setattr(health, "check_database", broken)
+    # A real connection to a port where no PostgreSQL listens.
+    settings = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(free_port())}
+    unreachable = ConnectionHandler({"default": settings})["default"]
+    check = health.check_database
+    monkeypatch.setattr(health, "check_database", lambda: check(unreachable))
 
     response = api_client.get("/readyz")
+    unreachable.close()
 
     assert response.status_code == 503
     assert response.json()["failed"] == ["database"]
+    assert response.json()["checks"]["database"] == {
+        "ok": False,
+        "backend": "postgresql",
+        "error": "OperationalError",
+    }
