@@ -1,6 +1,7 @@
 """Tests for notifications/evaluation.py: database inputs -> decision table -> alerts."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -10,9 +11,11 @@ from notifications import delivery
 from notifications.evaluation import evaluate_subject, latest_dose_change_at
 from notifications.models import Alert
 from notifications.services import resolve_alert
-from screening.models import AuditEvent, EvaluationRequest
-from screening.tdm import create_profile_version
+from screening.models import AuditEvent, EvaluationRequest, Response
+from screening.submissions import submit_phone_response
+from screening.tdm import create_profile_version, record_cmax_result
 from tests.factories import (
+    AssessmentFactory,
     CmaxResultFactory,
     RegimenChangeFactory,
     ResponseFactory,
@@ -330,3 +333,44 @@ def test_evaluate_an_unknown_or_malformed_subject_does_nothing(paged):
     assert evaluate_subject(subject_id="not-a-uuid") is None
     assert evaluate_subject(subject_id="00000000-0000-0000-0000-000000000000") is None
     assert paged == []
+
+
+# --- evidence dated a little ahead of our clock -----------------------------------------------
+
+
+def test_a_phone_answer_completed_on_a_fast_clock_is_evaluated_at_once(paged):
+    # The phone may claim a completion time up to 5 min ahead (submissions.CLOCK_SKEW); the
+    # evaluation queued by the submission runs at once and is the only one: it must see it.
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    submit_phone_response(
+        subject=subject,
+        assessment_id=assessment.pk,
+        answers=phq9_answers(5, item9=1),
+        idempotency_key="fast-clock",
+        request_hash="h",
+        completed_at=timezone.now() + timedelta(minutes=3),
+    )
+    response = Response.objects.get(subject=subject)
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(response.pk)], [])]
+
+
+def test_a_cmax_sampled_on_a_fast_lab_clock_is_current_at_once(paged):
+    # A lab clock may run up to 5 min ahead (tdm.CLOCK_SKEW): the level counts at once.
+    subject = SubjectFactory()
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
+    cmax, _ = record_cmax_result(
+        subject=subject,
+        value=Decimal("38"),
+        unit="ug/mL",
+        sampled_at=timezone.now() + timedelta(minutes=3),
+        hours_post_dose=Decimal("2"),
+        lab_reference="LAB-FAST",
+    )
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("dose_review", "high", ["R1"], [str(phq9.pk)], [str(cmax.pk)])]
