@@ -125,7 +125,6 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
         subject_uuid = uuid.UUID(str(subject_id))
     except ValueError:
         return None
-    now = now or timezone.now()
     with transaction.atomic():
         # Serialise evaluations of this subject (see the module docstring).
         subject = (
@@ -141,6 +140,9 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
                 subject=subject, processed_at__isnull=True
             ).values_list("id", flat=True)
         )
+        # Read the clock only now, after the lock and the pending requests: the evidence of every
+        # request marked processed below was stored before this instant, so it is seen.
+        now = now or timezone.now()
         inputs = gather_inputs(subject, now=now)
         selected = select_latest_screens(inputs.screens, now=now, thresholds=inputs.thresholds)
         cmax = select_current_cmax(

@@ -11,7 +11,7 @@ from notifications import delivery
 from notifications.evaluation import evaluate_subject, latest_dose_change_at
 from notifications.models import Alert
 from notifications.services import resolve_alert
-from screening.models import AuditEvent, EvaluationRequest, Response
+from screening.models import AuditEvent, EvaluationRequest, Response, Subject
 from screening.submissions import submit_phone_response
 from screening.tdm import create_profile_version, record_cmax_result
 from tests.factories import (
@@ -374,3 +374,35 @@ def test_a_cmax_sampled_on_a_fast_lab_clock_is_current_at_once(paged):
     evaluate_subject(subject_id=subject.pk)
 
     assert summary(subject) == [("dose_review", "high", ["R1"], [str(phq9.pk)], [str(cmax.pk)])]
+
+
+# --- the evaluation's clock -------------------------------------------------------------------
+
+
+def test_a_response_stored_while_the_evaluation_waited_for_the_subject_is_evaluated(
+    paged, monkeypatch
+):
+    # An evaluation queues on the subject's row lock; a phone answer committed meanwhile has its
+    # request marked processed by this evaluation, so this evaluation must see the answer.
+    subject = SubjectFactory()
+    real_lock = Subject.objects.select_for_update
+    stored = []
+
+    def lock_after_a_submission(*args, **kwargs):
+        stored.append(
+            ResponseFactory(
+                subject=subject,
+                answers=phq9_answers(5, item9=2),
+                completed_at=timezone.now(),
+                received_at=timezone.now(),
+            )
+        )
+        EvaluationRequest.objects.create(subject=subject, reason="response")
+        return real_lock(*args, **kwargs)
+
+    monkeypatch.setattr(Subject.objects, "select_for_update", lock_after_a_submission)
+
+    outcome = evaluate_subject(subject_id=subject.pk)
+
+    assert outcome.requests_processed == 1
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(stored[0].pk)], [])]
