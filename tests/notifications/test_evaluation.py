@@ -12,7 +12,7 @@ from notifications.evaluation import evaluate_subject, latest_dose_change_at
 from notifications.models import Alert
 from notifications.services import resolve_alert
 from screening.models import AuditEvent, EvaluationRequest, Response, Subject
-from screening.submissions import submit_phone_response
+from screening.submissions import enter_staff_response, submit_phone_response
 from screening.tdm import create_profile_version, record_cmax_result
 from tests.factories import (
     AssessmentFactory,
@@ -406,3 +406,29 @@ def test_a_response_stored_while_the_evaluation_waited_for_the_subject_is_evalua
 
     assert outcome.requests_processed == 1
     assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(stored[0].pk)], [])]
+
+
+def test_a_staff_phq9_too_incomplete_to_score_still_raises_d1_for_its_unanswered_item9(paged):
+    subject = SubjectFactory()
+    answers = {**phq9_answers(12), "phq9_7": None, "phq9_8": None, "phq9_9": None}
+    response = enter_staff_response(
+        subject=subject,
+        instrument_code="PHQ-9",
+        answers=answers,
+        completed_at=timezone.now() - timedelta(hours=1),
+        source="paper",
+        entered_by=UserFactory(site=subject.site),
+    )
+    assert (response.valid, response.score["flags"]) == (False, ["item9_unanswered"])
+
+    evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get(subject=subject)
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(response.pk)], [])]
+    assert [(r["rule"], r["text"], r["inputs"]["flag"]) for r in alert.reasons] == [
+        (
+            "D1",
+            "PHQ-9 item 9 not answered: ask directly about thoughts of self-harm",
+            "item9_unanswered",
+        )
+    ]
