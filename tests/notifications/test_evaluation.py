@@ -432,3 +432,48 @@ def test_a_staff_phq9_too_incomplete_to_score_still_raises_d1_for_its_unanswered
             "item9_unanswered",
         )
     ]
+
+
+def test_a_phone_phq9_with_item9_1_opens_a_d1_alert_whose_reason_names_the_item_and_value(paged):
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    submit_phone_response(
+        subject=subject,
+        assessment_id=assessment.pk,
+        answers=phq9_answers(4, item9=1),
+        idempotency_key="item9",
+        request_hash="h",
+    )
+    response = Response.objects.get(subject=subject)
+    assert (response.valid, response.score["total"], response.score["flags"]) == (
+        True,
+        4,
+        ["item9_positive"],
+    )
+
+    evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get(subject=subject)
+    assert (alert.category, alert.severity, alert.rules) == ("discontinuation", "urgent", ["D1"])
+    assert alert.reasons == [
+        {
+            "rule": "D1",
+            "text": "PHQ-9 item 9 answered 1 (≥ 1): thoughts of being better off dead or of "
+            "self-harm",
+            "inputs": {
+                "instrument": "PHQ-9",
+                "response_id": str(response.pk),
+                "completed_at": response.completed_at.isoformat(),
+                "valid": True,
+                "item9": 1,
+                "threshold": 1,
+                "flag": "item9_positive",
+            },
+        }
+    ]
+    assert alert.recommended_actions == [
+        "Assess suicide risk and psychiatric state the same day.",
+        "Suspend cycloserine pending clinical review.",
+        "Confirm exposure with TDM (Cmax).",
+    ]
+    assert alert.profile.version == 1
