@@ -5,6 +5,11 @@ Inputs (clinical-reference §3), as of ``now``:
   pure ``select_latest_screens`` picks the latest valid one per instrument inside its window);
 - Cmax samples taken within the recency window plus one day (an occasion's earlier sample may lie
   up to a day before its newest one), mapped to ``CmaxSample`` for ``select_current_cmax``;
+- evidence cannot have happened after it reached us: a completion or sample time later than the
+  row's receipt (``received_at``, ``created_at``) is read as the receipt time. Phones and lab
+  clocks may run up to 5 minutes ahead of ours (``CLOCK_SKEW``), and the evaluation queued by the
+  submission runs at once: without the cap it would ignore the new evidence as "in the future",
+  mark the request processed, and nothing would evaluate it again;
 - the regimen: the latest ``RegimenChange`` effective at or before ``now``. The latest *dose
   change* is the latest change whose drug or mg/day differs from the change before it. A change of
   pyridoxine, co-medication or alcohol use only is not a dose change (the Cmax still reflects the
@@ -36,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from screening.audit import record_audit
@@ -119,7 +125,6 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
         subject_uuid = uuid.UUID(str(subject_id))
     except ValueError:
         return None
-    now = now or timezone.now()
     with transaction.atomic():
         # Serialise evaluations of this subject (see the module docstring).
         subject = (
@@ -135,6 +140,9 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
                 subject=subject, processed_at__isnull=True
             ).values_list("id", flat=True)
         )
+        # Read the clock only now, after the lock and the pending requests: the evidence of every
+        # request marked processed below was stored before this instant, so it is seen.
+        now = now or timezone.now()
         inputs = gather_inputs(subject, now=now)
         selected = select_latest_screens(inputs.screens, now=now, thresholds=inputs.thresholds)
         cmax = select_current_cmax(
@@ -187,27 +195,31 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
     thresholds = thresholds_for(profile)
     entered_at: dict[str, datetime] = {}
 
-    screen_days = max(thresholds.lookback_days, thresholds.bpns_window_days)
-    responses = Response.objects.filter(
-        subject=subject,
-        completed_at__gte=now - timedelta(days=screen_days),
-        completed_at__lte=now,
-    ).only("id", "instrument_code", "completed_at", "received_at", "score", "valid", "answers")
+    screen_since = now - timedelta(days=max(thresholds.lookback_days, thresholds.bpns_window_days))
+    responses = (
+        Response.objects.filter(subject=subject, completed_at__gte=screen_since)
+        .annotate(known_completed_at=Least("completed_at", "received_at"))
+        .filter(known_completed_at__gte=screen_since, known_completed_at__lte=now)
+        .only("id", "instrument_code", "completed_at", "received_at", "score", "valid", "answers")
+    )
     screens = []
     for response in responses:
-        screens.append(to_screen_result(response))
+        screens.append(to_screen_result(response, completed_at=response.known_completed_at))
         entered_at[str(response.pk)] = response.received_at
 
     cmax_since = now - timedelta(days=thresholds.cmax_recency_days) - CMAX_LOAD_MARGIN
     samples = []
-    for row in CmaxResult.objects.filter(
-        subject=subject, sampled_at__gte=cmax_since, sampled_at__lte=now
-    ).values("id", "value_ug_per_ml", "sampled_at", "hours_post_dose", "created_at"):
+    for row in (
+        CmaxResult.objects.filter(subject=subject, sampled_at__gte=cmax_since)
+        .annotate(known_sampled_at=Least("sampled_at", "created_at"))
+        .filter(known_sampled_at__gte=cmax_since, known_sampled_at__lte=now)
+        .values("id", "value_ug_per_ml", "known_sampled_at", "hours_post_dose", "created_at")
+    ):
         samples.append(
             CmaxSample(
                 id=str(row["id"]),
                 value_ug_per_ml=row["value_ug_per_ml"],
-                sampled_at=row["sampled_at"],
+                sampled_at=row["known_sampled_at"],
                 hours_post_dose=row["hours_post_dose"],
             )
         )
@@ -251,8 +263,12 @@ def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def to_screen_result(response: Response) -> ScreenResult:
-    """Map a stored response and its score (``Score.as_dict``) to the decision table's input."""
+def to_screen_result(response: Response, *, completed_at: datetime | None = None) -> ScreenResult:
+    """Map a stored response and its score (``Score.as_dict``) to the decision table's input.
+
+    ``completed_at`` overrides the stored completion time (``gather_inputs`` passes the time
+    capped at receipt).
+    """
     score = response.score if isinstance(response.score, dict) else {}
     flags = score.get("flags")
     case = score.get("case")
@@ -262,7 +278,7 @@ def to_screen_result(response: Response) -> ScreenResult:
     return ScreenResult(
         response_id=str(response.pk),
         instrument=response.instrument_code,
-        completed_at=response.completed_at,
+        completed_at=completed_at or response.completed_at,
         total=as_int(score.get("total")),
         band=score.get("band") if isinstance(score.get("band"), str) else None,
         flags=tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),

@@ -25,7 +25,7 @@ applies the changes, stores version + 1 and asks for the evaluation of every act
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -289,12 +289,11 @@ def thresholds_for(profile: MonitoringProfile) -> Thresholds:
     values: dict[str, Any] = {name: getattr(profile, name) for name in THRESHOLD_FIELDS}
     values["profile"] = f"{profile.name} v{profile.version}"
     values["cmax_ceiling"] = Decimal(profile.cmax_ceiling)
-    known = {f.name for f in fields(Thresholds)}
     for key, value in (profile.recommended_actions or {}).items():
         # Overrides were checked on save (check_recommended_actions); skip anything else.
-        if key in ACTION_LISTS and isinstance(value, list) and key in known:
+        if key in ACTION_LISTS and isinstance(value, list):
             values[key] = tuple(str(text) for text in value)
-        elif key in ACTION_TEMPLATES and isinstance(value, str) and key in known:
+        elif key in ACTION_TEMPLATES and isinstance(value, str):
             values[key] = value
     return replace(Thresholds(), **values)
 

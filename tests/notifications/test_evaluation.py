@@ -1,6 +1,7 @@
 """Tests for notifications/evaluation.py: database inputs -> decision table -> alerts."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -10,9 +11,11 @@ from notifications import delivery
 from notifications.evaluation import evaluate_subject, latest_dose_change_at
 from notifications.models import Alert
 from notifications.services import resolve_alert
-from screening.models import AuditEvent, EvaluationRequest
-from screening.tdm import create_profile_version
+from screening.models import AuditEvent, EvaluationRequest, Response, Subject
+from screening.submissions import enter_staff_response, submit_phone_response
+from screening.tdm import create_profile_version, record_cmax_result
 from tests.factories import (
+    AssessmentFactory,
     CmaxResultFactory,
     RegimenChangeFactory,
     ResponseFactory,
@@ -330,3 +333,147 @@ def test_evaluate_an_unknown_or_malformed_subject_does_nothing(paged):
     assert evaluate_subject(subject_id="not-a-uuid") is None
     assert evaluate_subject(subject_id="00000000-0000-0000-0000-000000000000") is None
     assert paged == []
+
+
+# --- evidence dated a little ahead of our clock -----------------------------------------------
+
+
+def test_a_phone_answer_completed_on_a_fast_clock_is_evaluated_at_once(paged):
+    # The phone may claim a completion time up to 5 min ahead (submissions.CLOCK_SKEW); the
+    # evaluation queued by the submission runs at once and is the only one: it must see it.
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    submit_phone_response(
+        subject=subject,
+        assessment_id=assessment.pk,
+        answers=phq9_answers(5, item9=1),
+        idempotency_key="fast-clock",
+        request_hash="h",
+        completed_at=timezone.now() + timedelta(minutes=3),
+    )
+    response = Response.objects.get(subject=subject)
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(response.pk)], [])]
+
+
+def test_a_cmax_sampled_on_a_fast_lab_clock_is_current_at_once(paged):
+    # A lab clock may run up to 5 min ahead (tdm.CLOCK_SKEW): the level counts at once.
+    subject = SubjectFactory()
+    phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
+    cmax, _ = record_cmax_result(
+        subject=subject,
+        value=Decimal("38"),
+        unit="ug/mL",
+        sampled_at=timezone.now() + timedelta(minutes=3),
+        hours_post_dose=Decimal("2"),
+        lab_reference="LAB-FAST",
+    )
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert summary(subject) == [("dose_review", "high", ["R1"], [str(phq9.pk)], [str(cmax.pk)])]
+
+
+# --- the evaluation's clock -------------------------------------------------------------------
+
+
+def test_a_response_stored_while_the_evaluation_waited_for_the_subject_is_evaluated(
+    paged, monkeypatch
+):
+    # An evaluation queues on the subject's row lock; a phone answer committed meanwhile has its
+    # request marked processed by this evaluation, so this evaluation must see the answer.
+    subject = SubjectFactory()
+    real_lock = Subject.objects.select_for_update
+    stored = []
+
+    def lock_after_a_submission(*args, **kwargs):
+        stored.append(
+            ResponseFactory(
+                subject=subject,
+                answers=phq9_answers(5, item9=2),
+                completed_at=timezone.now(),
+                received_at=timezone.now(),
+            )
+        )
+        EvaluationRequest.objects.create(subject=subject, reason="response")
+        return real_lock(*args, **kwargs)
+
+    monkeypatch.setattr(Subject.objects, "select_for_update", lock_after_a_submission)
+
+    outcome = evaluate_subject(subject_id=subject.pk)
+
+    assert outcome.requests_processed == 1
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(stored[0].pk)], [])]
+
+
+def test_a_staff_phq9_too_incomplete_to_score_still_raises_d1_for_its_unanswered_item9(paged):
+    subject = SubjectFactory()
+    answers = {**phq9_answers(12), "phq9_7": None, "phq9_8": None, "phq9_9": None}
+    response = enter_staff_response(
+        subject=subject,
+        instrument_code="PHQ-9",
+        answers=answers,
+        completed_at=timezone.now() - timedelta(hours=1),
+        source="paper",
+        entered_by=UserFactory(site=subject.site),
+    )
+    assert (response.valid, response.score["flags"]) == (False, ["item9_unanswered"])
+
+    evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get(subject=subject)
+    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(response.pk)], [])]
+    assert [(r["rule"], r["text"], r["inputs"]["flag"]) for r in alert.reasons] == [
+        (
+            "D1",
+            "PHQ-9 item 9 not answered: ask directly about thoughts of self-harm",
+            "item9_unanswered",
+        )
+    ]
+
+
+def test_a_phone_phq9_with_item9_1_opens_a_d1_alert_whose_reason_names_the_item_and_value(paged):
+    subject = SubjectFactory()
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    submit_phone_response(
+        subject=subject,
+        assessment_id=assessment.pk,
+        answers=phq9_answers(4, item9=1),
+        idempotency_key="item9",
+        request_hash="h",
+    )
+    response = Response.objects.get(subject=subject)
+    assert (response.valid, response.score["total"], response.score["flags"]) == (
+        True,
+        4,
+        ["item9_positive"],
+    )
+
+    evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get(subject=subject)
+    assert (alert.category, alert.severity, alert.rules) == ("discontinuation", "urgent", ["D1"])
+    assert alert.reasons == [
+        {
+            "rule": "D1",
+            "text": "PHQ-9 item 9 answered 1 (≥ 1): thoughts of being better off dead or of "
+            "self-harm",
+            "inputs": {
+                "instrument": "PHQ-9",
+                "response_id": str(response.pk),
+                "completed_at": response.completed_at.isoformat(),
+                "valid": True,
+                "item9": 1,
+                "threshold": 1,
+                "flag": "item9_positive",
+            },
+        }
+    ]
+    assert alert.recommended_actions == [
+        "Assess suicide risk and psychiatric state the same day.",
+        "Suspend cycloserine pending clinical review.",
+        "Confirm exposure with TDM (Cmax).",
+    ]
+    assert alert.profile.version == 1

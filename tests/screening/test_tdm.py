@@ -8,6 +8,8 @@ import pytest
 from screening.models import AuditEvent, EvaluationRequest, MonitoringProfile
 from screening.rules import Thresholds
 from screening.tdm import (
+    ACTION_LISTS,
+    ACTION_TEMPLATES,
     check_recommended_actions,
     create_profile_version,
     current_profile,
@@ -65,6 +67,19 @@ def test_thresholds_apply_the_profiles_action_overrides():
         tdm_actions=("Request a 2 h sample.",),
         bpns_exam_action="Examine within {days} days.",
     )
+
+
+def test_every_action_group_an_admin_may_override_is_applied_by_thresholds_for():
+    overrides = {key: [f"{key} text"] for key in ACTION_LISTS} | {
+        key: f"{key} text" for key in ACTION_TEMPLATES
+    }
+    change = create_profile_version(changes={"recommended_actions": overrides})
+
+    thresholds = thresholds_for(change.profile)
+
+    assert {key: getattr(thresholds, key) for key in overrides} == {
+        key: tuple(value) if isinstance(value, list) else value for key, value in overrides.items()
+    }
 
 
 def test_a_new_version_copies_the_current_one_audits_and_requests_evaluation_of_active_subjects():
