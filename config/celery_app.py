@@ -21,6 +21,7 @@ app.conf.beat_schedule = {
         ("screening.materialise_all", 3600.0),
         ("notifications.send_due_reminders", 60.0),
         ("notifications.sweep_evaluations", 60.0),
+        ("screening.request_periodic_evaluations", 6 * 3600.0),
         ("notifications.sweep_deliveries", 60.0),
         ("notifications.escalate_alerts", 60.0),
     ]

@@ -3,9 +3,10 @@
 import logging
 
 from celery import shared_task
+from django.db import transaction
 
-from . import services
-from .models import Subject
+from . import services, tdm
+from .models import EvaluationRequest, Subject
 
 logger = logging.getLogger(__name__)
 
@@ -48,4 +49,18 @@ def close_missed_assessments() -> int:
     count = services.close_missed_assessments()
     if count:
         logger.info("assessments missed", extra={"count": count})
+    return count
+
+
+@shared_task(name="screening.request_periodic_evaluations", acks_late=True)
+def request_periodic_evaluations() -> int:
+    """Queue an evaluation of every active subject (beat, every 6 hours).
+
+    Time alone changes findings: a Cmax ages out of the recency window (-> TDM needed), a dated
+    dose change takes effect, a screen leaves its look-back window. Evaluation is idempotent, so
+    this pages nobody twice.
+    """
+    with transaction.atomic():
+        count = tdm.request_evaluation_of_active_subjects(reason=EvaluationRequest.Reason.PERIODIC)
+    logger.info("periodic evaluations requested", extra={"count": count})
     return count

@@ -102,6 +102,7 @@ class EvaluationRequest(models.Model):
         CMAX = "cmax"
         REGIMEN = "regimen"
         PROFILE = "profile"
+        PERIODIC = "periodic"
         MANUAL = "manual"
 
     id = models.BigAutoField(primary_key=True)
