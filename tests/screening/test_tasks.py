@@ -61,18 +61,3 @@ def test_materialise_subject_task_is_idempotent():
         tasks.materialise_subject("00000000-0000-0000-0000-000000000000")
 
     assert Assessment.objects.count() == before == 13
-
-
-def test_beat_schedule_names_the_sweeps():
-    from config.celery_app import app
-
-    assert {
-        name: entry["task"]
-        for name, entry in app.conf.beat_schedule.items()
-        if name.startswith("screening.") or name == "notifications.send_due_reminders"
-    } == {
-        "screening.open_due_assessments": "screening.open_due_assessments",
-        "screening.close_missed_assessments": "screening.close_missed_assessments",
-        "screening.materialise_all": "screening.materialise_all",
-        "notifications.send_due_reminders": "notifications.send_due_reminders",
-    }
