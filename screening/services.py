@@ -111,7 +111,11 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     missed assessments are never touched. Withdrawn subjects get nothing.
     """
     now = now or timezone.now()
-    if subject.status != Subject.Status.ACTIVE:
+    # Lock and re-read the subject: a concurrent withdrawal, edit or sweep of the same subject
+    # waits, and a caller's stale copy (a sweep that loaded it before a withdrawal committed)
+    # cannot bring cancelled assessments back.
+    subject = Subject.objects.select_for_update().filter(pk=subject.pk).first()
+    if subject is None or subject.status != Subject.Status.ACTIVE:
         return MaterialiseResult()
     entries = []
     if subject.schedule_id is not None:
@@ -130,7 +134,12 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     existing = {
         (a.schedule_entry_id, a.occurrence): a
         for a in Assessment.objects.filter(subject=subject).only(
-            "id", "schedule_entry_id", "occurrence", "opens_at", "closes_at", "status"
+            "id",
+            "schedule_entry_id",
+            "occurrence",
+            "opens_at",
+            "closes_at",
+            "status",
         )
     }
     to_create, retimed, to_cancel = [], 0, []

@@ -276,6 +276,23 @@ def test_withdraw_cancels_open_and_scheduled_keeps_completed():
 
 
 @time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
+def test_materialise_with_a_subject_read_before_its_withdrawal_revives_nothing():
+    # A sweep loads the subject, then the withdrawal commits before it materialises: the
+    # sweep must not bring the cancelled assessments back (the status is re-read under lock).
+    site = SiteFactory()
+    schedule = ScheduleFactory(site=site)
+    ScheduleEntryFactory(schedule=schedule, **entry_dict())
+    subject = enrol(site, schedule)
+    stale = Subject.objects.get(pk=subject.pk)
+    services.withdraw_subject(subject=subject, reason="moved away")
+
+    result = services.materialise_assessments(subject=stale)
+
+    assert result == services.MaterialiseResult()
+    assert [status for *_, status in timeline(subject)] == ["cancelled"] * 3
+
+
+@time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
 def test_update_subject_retimes_unopened_assessments_and_audits_without_contact_values():
     site = SiteFactory()
     schedule = ScheduleFactory(site=site)
