@@ -137,6 +137,7 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
             "id",
             "schedule_entry_id",
             "occurrence",
+            "instrument_code",
             "opens_at",
             "closes_at",
             "status",
@@ -168,14 +169,18 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
                 to_cancel.append(current.pk)
             continue
         status = _status_at(occ.opens_at, now)
-        if (current.opens_at, current.closes_at, current.status) != (
-            occ.opens_at,
-            occ.closes_at,
-            status,
+        wanted_values = (occ.instrument_code, occ.opens_at, occ.closes_at, status)
+        if (current.instrument_code, current.opens_at, current.closes_at, current.status) != (
+            wanted_values
         ):
-            # Conditional on the status read, so a concurrent submission or sweep wins.
+            # Conditional on the status read, so a concurrent submission or sweep wins. An edit
+            # of the entry's instrument applies too: the assessment has not opened yet.
             retimed += Assessment.objects.filter(pk=current.pk, status=current.status).update(
-                opens_at=occ.opens_at, closes_at=occ.closes_at, status=status, updated_at=now
+                instrument_code=occ.instrument_code,
+                opens_at=occ.opens_at,
+                closes_at=occ.closes_at,
+                status=status,
+                updated_at=now,
             )
     to_cancel += [
         a.pk

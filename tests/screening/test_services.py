@@ -293,6 +293,25 @@ def test_materialise_with_a_subject_read_before_its_withdrawal_revives_nothing()
 
 
 @time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
+def test_schedule_edit_of_an_entrys_instrument_applies_to_its_unopened_assessments():
+    site = SiteFactory()
+    schedule = ScheduleFactory(site=site)
+    entry = ScheduleEntryFactory(schedule=schedule, **entry_dict(instrument_code="GAD-7"))
+    subject = enrol(site, schedule)
+
+    services.update_schedule(
+        schedule=schedule, entries=[{"id": entry.pk, **entry_dict(instrument_code="PHQ-9")}]
+    )
+
+    # The open baseline keeps what the subject may be answering; the later ones follow.
+    assert [(code, occ, status) for code, occ, _, status in timeline(subject)] == [
+        ("GAD-7", 0, "open"),
+        ("PHQ-9", 1, "scheduled"),
+        ("PHQ-9", 2, "scheduled"),
+    ]
+
+
+@time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
 def test_update_subject_retimes_unopened_assessments_and_audits_without_contact_values():
     site = SiteFactory()
     schedule = ScheduleFactory(site=site)
