@@ -44,25 +44,6 @@ def test_sweeps_open_then_miss_as_time_passes():
     assert statuses(subject) == [(0, "missed"), (1, "scheduled")]
 
 
-def test_materialise_subject_task_is_idempotent():
-    site = SiteFactory()
-    schedule = ScheduleFactory(site=site)
-    ScheduleEntryFactory(schedule=schedule)
-    with time_machine.travel(datetime(2025, 3, 3, 6, 0, tzinfo=UTC), tick=False):
-        subject = services.enrol_subject(
-            site=site,
-            study_id="T-2",
-            treatment_start=date(2025, 3, 3),
-            timezone_name="UTC",
-            schedule=schedule,
-        )
-        before = Assessment.objects.count()
-        tasks.materialise_subject(str(subject.pk))
-        tasks.materialise_subject("00000000-0000-0000-0000-000000000000")
-
-    assert Assessment.objects.count() == before == 13
-
-
 def test_beat_schedule_names_the_sweeps():
     from config.celery_app import app
 
