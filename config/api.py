@@ -38,6 +38,11 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def _text(value) -> str:
+    """Return the message as text UTF-8 can encode (a quoted lone surrogate becomes ``\\ud800``)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _flatten(detail) -> dict[str, list[str]]:
     """Turn DRF's nested validation detail into {"field": ["message", ...]}."""
     fields: dict[str, list[str]] = {}
@@ -45,15 +50,15 @@ def _flatten(detail) -> dict[str, list[str]]:
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+                walk(_text(f"{prefix}.{key}" if prefix else key), sub)
         elif isinstance(value, list):
             if all(not isinstance(v, dict | list) for v in value):
-                fields.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+                fields.setdefault(prefix or "non_field_errors", []).extend(_text(v) for v in value)
             else:
                 for index, sub in enumerate(value):
                     walk(f"{prefix}[{index}]", sub)
         else:
-            fields.setdefault(prefix or "non_field_errors", []).append(str(value))
+            fields.setdefault(prefix or "non_field_errors", []).append(_text(value))
 
     walk("", detail)
     return fields

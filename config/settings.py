@@ -158,9 +158,9 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Behind N reverse proxies, rate limits identify clients by X-Forwarded-For's Nth last entry.
-    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"])
-    if os.environ.get("DJANGO_NUM_PROXIES")
-    else None,
+    # 0 (no proxy) uses REMOTE_ADDR: DRF's None would trust the whole client-written header, so
+    # a forged X-Forwarded-For would give each attempt a fresh rate-limit counter.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES") or "0"),
 }
 
 SPECTACULAR_SETTINGS = {

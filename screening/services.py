@@ -111,7 +111,11 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     missed assessments are never touched. Withdrawn subjects get nothing.
     """
     now = now or timezone.now()
-    if subject.status != Subject.Status.ACTIVE:
+    # Lock and re-read the subject: a concurrent withdrawal, edit or sweep of the same subject
+    # waits, and a caller's stale copy (a sweep that loaded it before a withdrawal committed)
+    # cannot bring cancelled assessments back.
+    subject = Subject.objects.select_for_update().filter(pk=subject.pk).first()
+    if subject is None or subject.status != Subject.Status.ACTIVE:
         return MaterialiseResult()
     entries = []
     if subject.schedule_id is not None:
@@ -130,7 +134,13 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     existing = {
         (a.schedule_entry_id, a.occurrence): a
         for a in Assessment.objects.filter(subject=subject).only(
-            "id", "schedule_entry_id", "occurrence", "opens_at", "closes_at", "status"
+            "id",
+            "schedule_entry_id",
+            "occurrence",
+            "instrument_code",
+            "opens_at",
+            "closes_at",
+            "status",
         )
     }
     to_create, retimed, to_cancel = [], 0, []
@@ -159,14 +169,18 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
                 to_cancel.append(current.pk)
             continue
         status = _status_at(occ.opens_at, now)
-        if (current.opens_at, current.closes_at, current.status) != (
-            occ.opens_at,
-            occ.closes_at,
-            status,
+        wanted_values = (occ.instrument_code, occ.opens_at, occ.closes_at, status)
+        if (current.instrument_code, current.opens_at, current.closes_at, current.status) != (
+            wanted_values
         ):
-            # Conditional on the status read, so a concurrent submission or sweep wins.
+            # Conditional on the status read, so a concurrent submission or sweep wins. An edit
+            # of the entry's instrument applies too: the assessment has not opened yet.
             retimed += Assessment.objects.filter(pk=current.pk, status=current.status).update(
-                opens_at=occ.opens_at, closes_at=occ.closes_at, status=status, updated_at=now
+                instrument_code=occ.instrument_code,
+                opens_at=occ.opens_at,
+                closes_at=occ.closes_at,
+                status=status,
+                updated_at=now,
             )
     to_cancel += [
         a.pk

@@ -11,14 +11,6 @@ from .models import EvaluationRequest, Subject
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="screening.materialise_subject", acks_late=True)
-def materialise_subject(subject_id: str) -> None:
-    """Materialise one subject's assessments (idempotent)."""
-    subject = Subject.objects.filter(pk=subject_id).first()
-    if subject is not None:
-        services.materialise_assessments(subject=subject)
-
-
 @shared_task(name="screening.materialise_all", acks_late=True)
 def materialise_all() -> int:
     """Safety net (beat, hourly): materialise every active subject's assessments."""

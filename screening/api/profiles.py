@@ -131,7 +131,8 @@ class MonitoringProfileListView(GenericAPIView):
         queryset = MonitoringProfile.objects.select_related("created_by__staff_profile")
         drug = request.query_params.get("drug")
         if drug:
-            queryset = queryset.filter(drug=drug)
+            # PostgreSQL text cannot hold a NUL, so no drug has one: match nothing, never a 500.
+            queryset = queryset.filter(drug=drug) if "\x00" not in drug else queryset.none()
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(MonitoringProfileSerializer(page, many=True).data)
 

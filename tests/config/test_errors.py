@@ -99,3 +99,22 @@ def test_login_and_activation_answer_503_not_500_while_the_cache_redis_is_down(
         assert_error_shape(response, 503, "unavailable")
         assert response["Retry-After"] == "30"
     assert after.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_lone_surrogate_quoted_back_by_a_choice_field_is_a_400_not_a_500(admin_client_api):
+    # JSON may carry "\ud800", which UTF-8 cannot encode; a choice field quotes the bad value
+    # back in its message, and rendering that message must not fail.
+    from tests.factories import SubjectFactory
+
+    subject = SubjectFactory()
+
+    response = admin_client_api.generic(
+        "PATCH",
+        f"/api/v1/subjects/{subject.pk}/",
+        '{"sex": "\\ud800"}',
+        content_type="application/json",
+    )
+
+    error = assert_error_shape(response, 400, "invalid")
+    assert error["fields"] == {"sex": ['"\\ud800" is not a valid choice.']}

@@ -106,3 +106,10 @@ def test_list_query_count_stays_constant(admin_client_api, versions, django_asse
         response = admin_client_api.get(URL)
 
     assert [r["version"] for r in response.json()["results"]] == list(range(versions, 0, -1))
+
+
+@pytest.mark.parametrize("drug", ["%00", "a%00b", "x" * 10000])
+def test_list_with_an_odd_drug_filter_is_empty_not_a_500(admin_client_api, drug):
+    response = admin_client_api.get(f"/api/v1/monitoring-profiles/?drug={drug}")
+
+    assert (response.status_code, response.json()["results"]) == (200, [])

@@ -276,6 +276,42 @@ def test_withdraw_cancels_open_and_scheduled_keeps_completed():
 
 
 @time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
+def test_materialise_with_a_subject_read_before_its_withdrawal_revives_nothing():
+    # A sweep loads the subject, then the withdrawal commits before it materialises: the
+    # sweep must not bring the cancelled assessments back (the status is re-read under lock).
+    site = SiteFactory()
+    schedule = ScheduleFactory(site=site)
+    ScheduleEntryFactory(schedule=schedule, **entry_dict())
+    subject = enrol(site, schedule)
+    stale = Subject.objects.get(pk=subject.pk)
+    services.withdraw_subject(subject=subject, reason="moved away")
+
+    result = services.materialise_assessments(subject=stale)
+
+    assert result == services.MaterialiseResult()
+    assert [status for *_, status in timeline(subject)] == ["cancelled"] * 3
+
+
+@time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
+def test_schedule_edit_of_an_entrys_instrument_applies_to_its_unopened_assessments():
+    site = SiteFactory()
+    schedule = ScheduleFactory(site=site)
+    entry = ScheduleEntryFactory(schedule=schedule, **entry_dict(instrument_code="GAD-7"))
+    subject = enrol(site, schedule)
+
+    services.update_schedule(
+        schedule=schedule, entries=[{"id": entry.pk, **entry_dict(instrument_code="PHQ-9")}]
+    )
+
+    # The open baseline keeps what the subject may be answering; the later ones follow.
+    assert [(code, occ, status) for code, occ, _, status in timeline(subject)] == [
+        ("GAD-7", 0, "open"),
+        ("PHQ-9", 1, "scheduled"),
+        ("PHQ-9", 2, "scheduled"),
+    ]
+
+
+@time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
 def test_update_subject_retimes_unopened_assessments_and_audits_without_contact_values():
     site = SiteFactory()
     schedule = ScheduleFactory(site=site)

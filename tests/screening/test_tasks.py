@@ -44,20 +44,49 @@ def test_sweeps_open_then_miss_as_time_passes():
     assert statuses(subject) == [(0, "missed"), (1, "scheduled")]
 
 
-def test_materialise_subject_task_is_idempotent():
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_same_sweeps_at_once_create_and_change_each_assessment_once():
+    import threading
+
+    from django.db import connection
+
     site = SiteFactory()
     schedule = ScheduleFactory(site=site)
-    ScheduleEntryFactory(schedule=schedule)
+    ScheduleEntryFactory(schedule=schedule, repeat_every_days=7, until_day=28, window_hours=24)
     with time_machine.travel(datetime(2025, 3, 3, 6, 0, tzinfo=UTC), tick=False):
         subject = services.enrol_subject(
             site=site,
-            study_id="T-2",
+            study_id="T-3",
             treatment_start=date(2025, 3, 3),
-            timezone_name="UTC",
+            timezone_name="Africa/Johannesburg",
             schedule=schedule,
         )
-        before = Assessment.objects.count()
-        tasks.materialise_subject(str(subject.pk))
-        tasks.materialise_subject("00000000-0000-0000-0000-000000000000")
+    Assessment.objects.filter(subject=subject, occurrence__gte=2).delete()  # to be recreated
+    barrier = threading.Barrier(2)
+    results: list = []
 
-    assert Assessment.objects.count() == before == 13
+    def tick() -> None:
+        try:
+            barrier.wait(10)
+            with time_machine.travel(datetime(2025, 3, 3, 7, 0, tzinfo=UTC), tick=False):
+                results.append((tasks.materialise_all(), tasks.open_due_assessments()))
+        except Exception as error:  # recorded and asserted on
+            results.append(repr(error))
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=tick) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    # Materialisation opens the baseline as it re-times it; the open sweep then finds nothing.
+    assert sorted(results) == [(1, 0), (1, 0)]
+    assert statuses(subject) == [
+        (0, "open"),
+        (1, "scheduled"),
+        (2, "scheduled"),
+        (3, "scheduled"),
+        (4, "scheduled"),
+    ]

@@ -199,3 +199,22 @@ def test_staff_revoke_tokens_revokes_every_subject_token_and_is_audited():
         assert phone.get("/api/v1/me/").status_code == 401
     event = AuditEvent.objects.get(object_id=str(subject.pk))
     assert (event.actor_id, event.changes) == (staff.pk, {"tokens_revoked": 2})
+
+
+@pytest.mark.django_db
+def test_a_forged_x_forwarded_for_does_not_escape_the_failure_limit():
+    # Without a configured proxy, the client address is REMOTE_ADDR: a header the client writes
+    # itself must not give every attempt a fresh counter.
+    statuses = [
+        APIClient()
+        .post(
+            ACTIVATE,
+            {"code": f"ZZZZZ-ZZZZ{n}"},
+            REMOTE_ADDR="10.0.5.1",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
+        .status_code
+        for n in range(7)
+    ]
+
+    assert statuses == [400] * 5 + [429] * 2
