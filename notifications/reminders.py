@@ -52,11 +52,18 @@ def create_due_reminders(*, now: datetime | None = None) -> int:
 
 
 def release_stuck_reminders(*, now: datetime | None = None) -> int:
-    """Put reminders claimed longer than the lease ago back to pending."""
+    """Put reminders claimed longer than the lease ago back to pending, or fail them.
+
+    A row that has used all its attempts is failed: back in pending, no sweep would take it again.
+    """
     now = now or timezone.now()
-    return SubjectReminder.objects.filter(
+    stuck = SubjectReminder.objects.filter(
         status=SubjectReminder.Status.SENDING, claimed_at__lt=now - LEASE
-    ).update(status=SubjectReminder.Status.PENDING)
+    )
+    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=SubjectReminder.Status.FAILED, last_error="no outcome after the maximum attempts"
+    )
+    return stuck.update(status=SubjectReminder.Status.PENDING)
 
 
 def _finish(reminder_id, status: str, *, now: datetime, error: str = "") -> None:

@@ -101,3 +101,20 @@ def test_reminder_smtp_failure_retries_then_sends(monkeypatch):
     assert (failed, sent) == ({"pending": 1}, {"sent": 1})
     reminder = SubjectReminder.objects.get(offset_hours=24)
     assert (reminder.status, reminder.attempts) == ("sent", 2)
+
+
+def test_reminder_stuck_on_its_last_attempt_is_failed_not_left_pending():
+    enrol()
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    reminders.create_due_reminders(now=now)
+    SubjectReminder.objects.filter(offset_hours=24).update(
+        status="sending", claimed_at=now, attempts=reminders.MAX_ATTEMPTS
+    )
+
+    assert reminders.send_due_reminders(now=now + timedelta(minutes=11)) == {}
+
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "last_error")) == [
+        (24, "failed", "no outcome after the maximum attempts"),
+        (48, "pending", ""),
+    ]
+    assert mail.outbox == []
