@@ -4,7 +4,8 @@
 first gives every open assessment the reminders its schedule entry asks for (``due_at`` =
 opens_at + offset, only offsets inside the window), then claims the due ones with a conditional
 UPDATE (pending -> sending) so that two workers never send the same reminder, sends, and records
-the outcome. Rows stuck in "sending" past a lease (a worker died mid-send) go back to pending;
+the outcome. Of reminders of one assessment due together only the latest is sent. Rows stuck in
+"sending" past a lease (a worker died mid-send) go back to pending, or fail on their last attempt;
 in that rare case a subject may get one reminder twice, never none.
 
 The message is generic on purpose: it names no instrument and no health information, because
@@ -91,6 +92,13 @@ def send_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
         return SubjectReminder.Status.SKIPPED
     if subject.status != subject.Status.ACTIVE:
         _finish(reminder.pk, SubjectReminder.Status.SKIPPED, now=now, error="withdrawn")
+        return SubjectReminder.Status.SKIPPED
+    if SubjectReminder.objects.filter(
+        assessment=assessment, offset_hours__gt=reminder.offset_hours, due_at__lte=now
+    ).exists():
+        # A later reminder of the same assessment is due too (the sweep was down, or the subject
+        # was enrolled mid-window): that one is sent, so the subject gets one message, not two.
+        _finish(reminder.pk, SubjectReminder.Status.SKIPPED, now=now, error="superseded")
         return SubjectReminder.Status.SKIPPED
     try:
         address = subject.contact_email

@@ -118,3 +118,18 @@ def test_reminder_stuck_on_its_last_attempt_is_failed_not_left_pending():
         (48, "pending", ""),
     ]
     assert mail.outbox == []
+
+
+def test_reminders_due_together_send_one_message():
+    enrol()
+    opened = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
+
+    # No sweep ran between the two offsets (say the worker was down for a day).
+    outcome = reminders.send_due_reminders(now=opened + timedelta(hours=49))
+
+    assert outcome == {"skipped": 1, "sent": 1}
+    assert len(mail.outbox) == 1
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "last_error")) == [
+        (24, "skipped", "superseded"),
+        (48, "sent", ""),
+    ]
