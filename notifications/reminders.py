@@ -155,4 +155,8 @@ def send_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
         status = send_reminder(reminder_id, now=now)
         if status:
             outcome[status] = outcome.get(status, 0) + 1
+        if status == SubjectReminder.Status.PENDING:
+            # The mail server failed: the rest would each wait on it too (up to EMAIL_TIMEOUT),
+            # holding a worker that alert tasks need. The next sweep tries again.
+            break
     return outcome

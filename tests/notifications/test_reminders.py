@@ -133,3 +133,22 @@ def test_reminders_due_together_send_one_message():
         (24, "skipped", "superseded"),
         (48, "sent", ""),
     ]
+
+
+def test_reminder_sweep_stops_at_the_first_mail_server_failure(monkeypatch):
+    enrol()
+    enrol(email="q.secret@example.org")
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    calls = []
+
+    def unreachable(**kwargs):
+        calls.append(kwargs["recipient_list"])
+        raise TimeoutError
+
+    monkeypatch.setattr(reminders, "send_mail", unreachable)
+    failed = reminders.send_due_reminders(now=now)
+    monkeypatch.undo()
+    sent = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+
+    assert (failed, len(calls), sent) == ({"pending": 1}, 1, {"sent": 2})
+    assert sorted(m.to[0] for m in mail.outbox) == ["p.secret@example.org", "q.secret@example.org"]
