@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 BATCH = 200
 MAX_ATTEMPTS = 5
+# A failed attempt is retried this long after it (from claimed_at): five attempts span 40 minutes
+# rather than the five minutes of five sweeps, so a short mail-server outage loses no reminder.
+RETRY_DELAY = timedelta(minutes=10)
 
 
 def create_due_reminders(*, now: datetime | None = None) -> int:
@@ -145,8 +148,12 @@ def send_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
     create_due_reminders(now=now)
     release_stuck_reminders(now=now)
     due = list(
-        SubjectReminder.objects.filter(status=SubjectReminder.Status.PENDING, due_at__lte=now)
-        .filter(Q(attempts__lt=MAX_ATTEMPTS))
+        SubjectReminder.objects.filter(
+            Q(attempts=0) | Q(claimed_at__lte=now - RETRY_DELAY),
+            status=SubjectReminder.Status.PENDING,
+            due_at__lte=now,
+            attempts__lt=MAX_ATTEMPTS,
+        )
         .order_by("due_at")
         .values_list("pk", flat=True)[:BATCH]
     )

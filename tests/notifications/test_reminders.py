@@ -96,9 +96,10 @@ def test_reminder_smtp_failure_retries_then_sends(monkeypatch):
     monkeypatch.setattr(reminders, "send_mail", broken)
     failed = reminders.send_due_reminders(now=now)
     monkeypatch.undo()
-    sent = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+    too_soon = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+    sent = reminders.send_due_reminders(now=now + reminders.RETRY_DELAY)
 
-    assert (failed, sent) == ({"pending": 1}, {"sent": 1})
+    assert (failed, too_soon, sent) == ({"pending": 1}, {}, {"sent": 1})
     reminder = SubjectReminder.objects.get(offset_hours=24)
     assert (reminder.status, reminder.attempts) == ("sent", 2)
 
@@ -148,7 +149,27 @@ def test_reminder_sweep_stops_at_the_first_mail_server_failure(monkeypatch):
     monkeypatch.setattr(reminders, "send_mail", unreachable)
     failed = reminders.send_due_reminders(now=now)
     monkeypatch.undo()
-    sent = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+    sent = reminders.send_due_reminders(now=now + reminders.RETRY_DELAY)
 
     assert (failed, len(calls), sent) == ({"pending": 1}, 1, {"sent": 2})
     assert sorted(m.to[0] for m in mail.outbox) == ["p.secret@example.org", "q.secret@example.org"]
+
+
+def test_a_mail_server_outage_of_half_an_hour_loses_no_reminder(monkeypatch):
+    enrol()
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+
+    def unreachable(**kwargs):
+        raise TimeoutError
+
+    monkeypatch.setattr(reminders, "send_mail", unreachable)
+    for minute in range(30):  # beat sends the sweep every minute
+        reminders.send_due_reminders(now=now + timedelta(minutes=minute))
+    monkeypatch.undo()
+    sent = reminders.send_due_reminders(now=now + timedelta(minutes=30))
+
+    assert sent == {"sent": 1}
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "attempts")) == [
+        (24, "sent", 4),
+        (48, "pending", 0),
+    ]
