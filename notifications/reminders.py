@@ -36,7 +36,7 @@ MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=10)
 
 
-def create_due_reminders(*, now: datetime | None = None) -> int:
+def create_due_reminders() -> int:
     """Give open assessments without reminder rows the rows their entry asks for."""
     assessments = (
         Assessment.objects.filter(status=Assessment.Status.OPEN, reminders__isnull=True)
@@ -145,7 +145,7 @@ def reminder_text(assessment: Assessment) -> str:
 def send_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
     """Create missing reminder rows, release stuck ones, and send every due reminder once."""
     now = now or timezone.now()
-    create_due_reminders(now=now)
+    create_due_reminders()
     release_stuck_reminders(now=now)
     due = list(
         SubjectReminder.objects.filter(

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from screening.models import EvaluationRequest
 
-from . import delivery, escalation, evaluation
+from . import delivery, escalation, evaluation, reminders
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ def record_heartbeat(self) -> None:
 @shared_task(name="notifications.send_due_reminders", acks_late=True)
 def send_due_reminders() -> dict:
     """Send the subject reminders that are due (beat, every minute; idempotent)."""
-    from . import reminders
-
     return reminders.send_due_reminders()
 
 

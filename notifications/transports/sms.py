@@ -39,10 +39,9 @@ class HttpSmsBackend:
                 stream=True,
             ) as response:
                 status_code = response.status_code
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
         except requests.RequestException as exc:
-            # A malformed gateway URL is our configuration, not the recipient's number.
+            # Timeouts, refused connections, and a malformed gateway URL (our configuration, not
+            # the recipient's number): all transient.
             raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
         error = classify_http_status(status_code)
         if error is not None:

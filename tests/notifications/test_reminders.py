@@ -75,7 +75,7 @@ def test_reminder_skipped_without_contact_or_once_answered():
 def test_reminder_claimed_elsewhere_is_not_sent_twice():
     enrol()
     now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
-    reminders.create_due_reminders(now=now)
+    reminders.create_due_reminders()
     reminder = SubjectReminder.objects.get(offset_hours=24)
     SubjectReminder.objects.filter(pk=reminder.pk).update(status="sending", claimed_at=now)
 
@@ -107,7 +107,7 @@ def test_reminder_smtp_failure_retries_then_sends(monkeypatch):
 def test_reminder_stuck_on_its_last_attempt_is_failed_not_left_pending():
     enrol()
     now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
-    reminders.create_due_reminders(now=now)
+    reminders.create_due_reminders()
     SubjectReminder.objects.filter(offset_hours=24).update(
         status="sending", claimed_at=now, attempts=reminders.MAX_ATTEMPTS
     )
