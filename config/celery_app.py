@@ -9,8 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("screening")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Delivery and escalation tasks live in their own module of the notifications app.
-app.autodiscover_tasks(related_name="tasks_delivery")
 
 app.conf.beat_schedule = {
     name: {"task": name, "schedule": seconds}

@@ -4,7 +4,8 @@
 first gives every open assessment the reminders its schedule entry asks for (``due_at`` =
 opens_at + offset, only offsets inside the window), then claims the due ones with a conditional
 UPDATE (pending -> sending) so that two workers never send the same reminder, sends, and records
-the outcome. Rows stuck in "sending" past a lease (a worker died mid-send) go back to pending;
+the outcome. Of reminders of one assessment due together only the latest is sent. Rows stuck in
+"sending" past a lease (a worker died mid-send) go back to pending, or fail on their last attempt;
 in that rare case a subject may get one reminder twice, never none.
 
 The message is generic on purpose: it names no instrument and no health information, because
@@ -30,9 +31,12 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 BATCH = 200
 MAX_ATTEMPTS = 5
+# A failed attempt is retried this long after it (from claimed_at): five attempts span 40 minutes
+# rather than the five minutes of five sweeps, so a short mail-server outage loses no reminder.
+RETRY_DELAY = timedelta(minutes=10)
 
 
-def create_due_reminders(*, now: datetime | None = None) -> int:
+def create_due_reminders() -> int:
     """Give open assessments without reminder rows the rows their entry asks for."""
     assessments = (
         Assessment.objects.filter(status=Assessment.Status.OPEN, reminders__isnull=True)
@@ -52,11 +56,18 @@ def create_due_reminders(*, now: datetime | None = None) -> int:
 
 
 def release_stuck_reminders(*, now: datetime | None = None) -> int:
-    """Put reminders claimed longer than the lease ago back to pending."""
+    """Put reminders claimed longer than the lease ago back to pending, or fail them.
+
+    A row that has used all its attempts is failed: back in pending, no sweep would take it again.
+    """
     now = now or timezone.now()
-    return SubjectReminder.objects.filter(
+    stuck = SubjectReminder.objects.filter(
         status=SubjectReminder.Status.SENDING, claimed_at__lt=now - LEASE
-    ).update(status=SubjectReminder.Status.PENDING)
+    )
+    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=SubjectReminder.Status.FAILED, last_error="no outcome after the maximum attempts"
+    )
+    return stuck.update(status=SubjectReminder.Status.PENDING)
 
 
 def _finish(reminder_id, status: str, *, now: datetime, error: str = "") -> None:
@@ -84,6 +95,13 @@ def send_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
         return SubjectReminder.Status.SKIPPED
     if subject.status != subject.Status.ACTIVE:
         _finish(reminder.pk, SubjectReminder.Status.SKIPPED, now=now, error="withdrawn")
+        return SubjectReminder.Status.SKIPPED
+    if SubjectReminder.objects.filter(
+        assessment=assessment, offset_hours__gt=reminder.offset_hours, due_at__lte=now
+    ).exists():
+        # A later reminder of the same assessment is due too (the sweep was down, or the subject
+        # was enrolled mid-window): that one is sent, so the subject gets one message, not two.
+        _finish(reminder.pk, SubjectReminder.Status.SKIPPED, now=now, error="superseded")
         return SubjectReminder.Status.SKIPPED
     try:
         address = subject.contact_email
@@ -127,11 +145,15 @@ def reminder_text(assessment: Assessment) -> str:
 def send_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
     """Create missing reminder rows, release stuck ones, and send every due reminder once."""
     now = now or timezone.now()
-    create_due_reminders(now=now)
+    create_due_reminders()
     release_stuck_reminders(now=now)
     due = list(
-        SubjectReminder.objects.filter(status=SubjectReminder.Status.PENDING, due_at__lte=now)
-        .filter(Q(attempts__lt=MAX_ATTEMPTS))
+        SubjectReminder.objects.filter(
+            Q(attempts=0) | Q(claimed_at__lte=now - RETRY_DELAY),
+            status=SubjectReminder.Status.PENDING,
+            due_at__lte=now,
+            attempts__lt=MAX_ATTEMPTS,
+        )
         .order_by("due_at")
         .values_list("pk", flat=True)[:BATCH]
     )
@@ -140,4 +162,8 @@ def send_due_reminders(*, now: datetime | None = None) -> dict[str, int]:
         status = send_reminder(reminder_id, now=now)
         if status:
             outcome[status] = outcome.get(status, 0) + 1
+        if status == SubjectReminder.Status.PENDING:
+            # The mail server failed: the rest would each wait on it too (up to EMAIL_TIMEOUT),
+            # holding a worker that alert tasks need. The next sweep tries again.
+            break
     return outcome

@@ -1,17 +1,18 @@
-"""Celery tasks of the notifications app: thin triggers that take ids and call services."""
+"""Celery tasks of the notifications app: thin triggers that take ids and call domain code."""
 
 import logging
 import uuid
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, Min
 from django.utils import timezone
 
 from screening.models import EvaluationRequest
 
-from . import evaluation
+from . import delivery, escalation, evaluation, reminders
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ def record_heartbeat(self) -> None:
 @shared_task(name="notifications.send_due_reminders", acks_late=True)
 def send_due_reminders() -> dict:
     """Send the subject reminders that are due (beat, every minute; idempotent)."""
-    from . import reminders
-
     return reminders.send_due_reminders()
 
 
@@ -98,3 +97,28 @@ def sweep_evaluations(min_age_seconds: int = int(SWEEP_MIN_AGE.total_seconds()))
             continue
         evaluated += 1
     return evaluated
+
+
+@shared_task(
+    name="notifications.deliver",
+    autoretry_for=(delivery.DeliveryRetry,),
+    retry_backoff=settings.DELIVERY_RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=delivery.MAX_BACKOFF_SECONDS,
+    retry_jitter=False,
+    max_retries=settings.DELIVERY_MAX_ATTEMPTS,
+)
+def deliver_task(delivery_id: str) -> None:
+    """Send one delivery if nobody has; retried with backoff after a transient failure."""
+    delivery.deliver(delivery_id)
+
+
+@shared_task(name="notifications.sweep_deliveries")
+def sweep_deliveries_task() -> None:
+    """Release deliveries stuck past their lease and re-send the task of due pending ones."""
+    delivery.sweep_deliveries()
+
+
+@shared_task(name="notifications.escalate_alerts")
+def escalate_alerts_task() -> None:
+    """Escalate urgent alerts not acknowledged in time."""
+    escalation.escalate_alerts()

@@ -195,9 +195,8 @@ class AlertListView(GenericAPIView):
 
 
 class AlertObjectMixin:
-    def get_alert(self, queryset=None) -> Alert:
-        queryset = queryset if queryset is not None else visible_alerts(self.request.user)
-        alert = queryset.filter(pk=self.kwargs["alert_id"]).first()
+    def get_alert(self) -> Alert:
+        alert = visible_alerts(self.request.user).filter(pk=self.kwargs["alert_id"]).first()
         if alert is None:
             raise ApiError(404, "not_found", "No such alert.")
         return alert

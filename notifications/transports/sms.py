@@ -29,23 +29,25 @@ class HttpSmsBackend:
 
     def send(self, *, channel_id: str, to: str, text: str) -> None:
         try:
-            response = requests.post(
+            # The body of the answer is never read (stream=True): only its status matters.
+            with requests.post(
                 settings.SMS_GATEWAY_URL,
                 json={"to": to, "text": text},
                 headers={"Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"},
                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
                 allow_redirects=False,
-            )
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
+                stream=True,
+            ) as response:
+                status_code = response.status_code
         except requests.RequestException as exc:
-            # A malformed gateway URL is our configuration, not the recipient's number.
+            # Timeouts, refused connections, and a malformed gateway URL (our configuration, not
+            # the recipient's number): all transient.
             raise TransportError(f"SMS gateway {type(exc).__name__}", permanent=False) from exc
-        error = classify_http_status(response.status_code)
+        error = classify_http_status(status_code)
         if error is not None:
-            if response.status_code in (401, 403):
+            if status_code in (401, 403):
                 # Our token is refused: not the number's fault, so do not mark the channel broken.
-                raise TransportError(f"SMS gateway HTTP {response.status_code}", permanent=False)
+                raise TransportError(f"SMS gateway HTTP {status_code}", permanent=False)
             raise TransportError(f"SMS gateway {error.message}", permanent=error.permanent)
 
 

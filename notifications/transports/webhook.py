@@ -34,17 +34,22 @@ class WebhookTransport:
             SIGNATURE_HEADER: sign(body, delivery.channel.signing_secret),
         }
         try:
-            response = requests.post(
+            # stream=True: only the status line and headers are read (each read bounded by the
+            # timeout); the body is never read, so a slow, huge or broken one cannot hold the
+            # worker or turn an accepted delivery into a failure.
+            with requests.post(
                 delivery.channel.address,
                 data=body,
                 headers=headers,
                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
                 allow_redirects=False,
-            )
+                stream=True,
+            ) as response:
+                status_code = response.status_code
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransportError(f"webhook {type(exc).__name__}", permanent=False) from exc
         except requests.RequestException as exc:  # invalid URL and the like: retrying won't help
             raise TransportError(f"webhook {type(exc).__name__}", permanent=True) from exc
-        error = classify_http_status(response.status_code)
+        error = classify_http_status(status_code)
         if error is not None:
             raise error

@@ -61,11 +61,13 @@ class HttpReceiver:
     """A local HTTP server that records every POST and answers with the next status in line.
 
     ``statuses`` are used in order, then 200. With ``hold_first`` the first request waits (after
-    being recorded) until ``release`` is set, to let a test kill the sender mid-request.
+    being recorded) until ``release`` is set, to let a test kill the sender mid-request. With
+    ``broken_body`` the answer announces a body it never sends (the connection closes).
     """
 
     statuses: list[int] = field(default_factory=list)
     hold_first: bool = False
+    broken_body: bool = False
     requests: list[ReceivedRequest] = field(default_factory=list)
     first_arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -86,8 +88,11 @@ class HttpReceiver:
                     receiver.release.wait(60)
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", "100" if receiver.broken_body else "0")
                     self.end_headers()
+                    if receiver.broken_body:
+                        self.wfile.write(b"ok")
+                        self.close_connection = True
                 except OSError:
                     pass  # the sender is gone
 

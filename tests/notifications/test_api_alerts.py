@@ -1,10 +1,13 @@
 """Tests for notifications/api/alerts.py: list, detail, acknowledge and resolve."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from notifications import services
 from notifications.evaluation import evaluate_subject
 from notifications.models import Alert, Channel, Delivery
 from screening.models import AuditEvent, CmaxResult
@@ -17,6 +20,7 @@ from tests.factories import (
     phq9_answers,
     staff_client,
 )
+from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -288,6 +292,48 @@ def test_resolve_with_invalid_input_is_a_400(client, subject, payload):
     assert response.status_code == 400
     alert.refresh_from_db()
     assert alert.status == "open"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clinicians_resolving_at_once_one_gets_200_the_other_409(
+    subject, clinician, monkeypatch
+):
+    alert = make_alert(subject)
+    other = UserFactory(site=subject.site, username="dr-b", email="")
+    statuses: dict[str, int] = {}
+
+    def resolve(user, action):
+        try:
+            response = staff_client(user).post(
+                f"{URL}{alert.pk}/resolve/", {"action_taken": action}, format="json"
+            )
+            statuses[user.username] = response.status_code
+        finally:
+            connection.close()
+
+    second = threading.Thread(target=resolve, args=(other, "no_change"))
+    record_audit = services.record_audit
+
+    def dr_b_waits_for_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    def audit_while_dr_b_tries(**kwargs):
+        # dr-a has resolved the alert but not committed: dr-b must wait for the row, not win too.
+        if kwargs["actor"] == clinician:
+            second.start()
+            wait_for(dr_b_waits_for_a_lock, timeout=10)
+        return record_audit(**kwargs)
+
+    monkeypatch.setattr(services, "record_audit", audit_while_dr_b_tries)
+    resolve(clinician, "dose_reduced")
+    second.join(30)
+
+    assert statuses == {"dr-a": 200, "dr-b": 409}
+    alert.refresh_from_db()
+    assert (alert.resolved_by, alert.action_taken) == (clinician, "dose_reduced")
+    assert AuditEvent.objects.filter(object_id=str(alert.pk), action="resolve").count() == 1
 
 
 def test_admins_see_every_site(admin_client_api):

@@ -75,7 +75,7 @@ def test_reminder_skipped_without_contact_or_once_answered():
 def test_reminder_claimed_elsewhere_is_not_sent_twice():
     enrol()
     now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
-    reminders.create_due_reminders(now=now)
+    reminders.create_due_reminders()
     reminder = SubjectReminder.objects.get(offset_hours=24)
     SubjectReminder.objects.filter(pk=reminder.pk).update(status="sending", claimed_at=now)
 
@@ -96,8 +96,80 @@ def test_reminder_smtp_failure_retries_then_sends(monkeypatch):
     monkeypatch.setattr(reminders, "send_mail", broken)
     failed = reminders.send_due_reminders(now=now)
     monkeypatch.undo()
-    sent = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+    too_soon = reminders.send_due_reminders(now=now + timedelta(minutes=1))
+    sent = reminders.send_due_reminders(now=now + reminders.RETRY_DELAY)
 
-    assert (failed, sent) == ({"pending": 1}, {"sent": 1})
+    assert (failed, too_soon, sent) == ({"pending": 1}, {}, {"sent": 1})
     reminder = SubjectReminder.objects.get(offset_hours=24)
     assert (reminder.status, reminder.attempts) == ("sent", 2)
+
+
+def test_reminder_stuck_on_its_last_attempt_is_failed_not_left_pending():
+    enrol()
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    reminders.create_due_reminders()
+    SubjectReminder.objects.filter(offset_hours=24).update(
+        status="sending", claimed_at=now, attempts=reminders.MAX_ATTEMPTS
+    )
+
+    assert reminders.send_due_reminders(now=now + timedelta(minutes=11)) == {}
+
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "last_error")) == [
+        (24, "failed", "no outcome after the maximum attempts"),
+        (48, "pending", ""),
+    ]
+    assert mail.outbox == []
+
+
+def test_reminders_due_together_send_one_message():
+    enrol()
+    opened = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
+
+    # No sweep ran between the two offsets (say the worker was down for a day).
+    outcome = reminders.send_due_reminders(now=opened + timedelta(hours=49))
+
+    assert outcome == {"skipped": 1, "sent": 1}
+    assert len(mail.outbox) == 1
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "last_error")) == [
+        (24, "skipped", "superseded"),
+        (48, "sent", ""),
+    ]
+
+
+def test_reminder_sweep_stops_at_the_first_mail_server_failure(monkeypatch):
+    enrol()
+    enrol(email="q.secret@example.org")
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    calls = []
+
+    def unreachable(**kwargs):
+        calls.append(kwargs["recipient_list"])
+        raise TimeoutError
+
+    monkeypatch.setattr(reminders, "send_mail", unreachable)
+    failed = reminders.send_due_reminders(now=now)
+    monkeypatch.undo()
+    sent = reminders.send_due_reminders(now=now + reminders.RETRY_DELAY)
+
+    assert (failed, len(calls), sent) == ({"pending": 1}, 1, {"sent": 2})
+    assert sorted(m.to[0] for m in mail.outbox) == ["p.secret@example.org", "q.secret@example.org"]
+
+
+def test_a_mail_server_outage_of_half_an_hour_loses_no_reminder(monkeypatch):
+    enrol()
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+
+    def unreachable(**kwargs):
+        raise TimeoutError
+
+    monkeypatch.setattr(reminders, "send_mail", unreachable)
+    for minute in range(30):  # beat sends the sweep every minute
+        reminders.send_due_reminders(now=now + timedelta(minutes=minute))
+    monkeypatch.undo()
+    sent = reminders.send_due_reminders(now=now + timedelta(minutes=30))
+
+    assert sent == {"sent": 1}
+    assert list(SubjectReminder.objects.values_list("offset_hours", "status", "attempts")) == [
+        (24, "sent", 4),
+        (48, "pending", 0),
+    ]

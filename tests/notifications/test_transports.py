@@ -152,6 +152,15 @@ def test_webhook_error_statuses_are_classified(status, permanent):
     assert caught.value.permanent is permanent
 
 
+def test_webhook_2xx_with_a_broken_response_body_is_delivered():
+    # The receiver accepted the request; its body is never read, so its faults cannot turn a
+    # delivered message into a failure (a resend) or a "permanent" error (a broken channel).
+    with HttpReceiver(broken_body=True) as receiver:
+        delivery = make_delivery("webhook", receiver.url, secret="k")
+        assert WebhookTransport().send(delivery) is None
+    assert len(receiver.requests) == 1
+
+
 def test_webhook_connection_refused_is_transient():
     delivery = make_delivery("webhook", f"http://127.0.0.1:{free_port()}/hook", secret="k")
     with pytest.raises(TransportError) as caught:
@@ -195,6 +204,16 @@ def test_sms_http_gateway_posts_number_and_short_text_with_a_bearer_token():
             f"[urgent] discontinuation alert for TB-0042 (site-a): D1. Ack: {delivery.alert.id}"
         ),
     }
+
+
+def test_sms_http_gateway_2xx_with_a_broken_response_body_is_sent():
+    with (
+        HttpReceiver(broken_body=True) as gateway,
+        override_settings(SMS_BACKEND="http", SMS_GATEWAY_URL=gateway.url, SMS_GATEWAY_TOKEN="tok"),
+    ):
+        delivery = make_delivery("sms", "+27821234567")
+        assert SmsTransport().send(delivery) is None
+    assert len(gateway.requests) == 1
 
 
 @pytest.mark.parametrize(
