@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min, Prefetch, Q
 from django.utils import timezone
 
 from config.celery_app import app
 from screening.audit import record_audit
+from screening.models import SiteMembership
 
 from .models import Alert, Channel, Delivery
 from .transports import TransportError, get_transport
@@ -68,7 +69,13 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
         )
         record_audit(action="update", obj=channel, actor=actor, changes={"enabled": True})
         return channel, secret, was_implicit
-    channel = Channel.objects.create(user=user, kind=kind, address=address, signing_secret=secret)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent identical add wins the race
+            channel = Channel.objects.create(
+                user=user, kind=kind, address=address, signing_secret=secret
+            )
+    except IntegrityError:
+        raise ChannelExists(Channel.objects.get(user=user, kind=kind, address=address)) from None
     record_audit(action="create", obj=channel, actor=actor, changes={"kind": kind})
     return channel, secret, True
 
@@ -114,6 +121,17 @@ def usable_channels(user, *, exclude=None) -> list[Channel]:
         )
         return []
     return [channel]
+
+
+def first_tier(site_id) -> int:
+    """Return the lowest escalation tier with an active member at a site (1 if none).
+
+    A site whose tier-1 members all left must not hold an urgent alert back until escalation.
+    """
+    lowest = SiteMembership.objects.filter(site_id=site_id, user__is_active=True).aggregate(
+        tier=Min("escalation_tier")
+    )["tier"]
+    return lowest or 1
 
 
 @transaction.atomic

@@ -28,7 +28,8 @@ queue up, while inserts that reference the subject are not blocked):
   ("after resolution only newer evidence opens a new one"; entry time, not completion time, so a
   paper form completed before the resolution but entered after it still reaches a clinician);
 - else a new alert records the profile version and an input snapshot, and
-  ``plan_deliveries(alert=..., tier=1)`` fans it out (only here, never for added evidence).
+  ``plan_deliveries`` fans it out to the site's first tier with active members (only here,
+  never for added evidence).
 The partial unique constraint ``alert_one_unresolved_per_category`` is the last guard.
 """
 
@@ -423,6 +424,7 @@ def apply_finding(
                 recommended_actions=merged.recommended_actions,
                 inputs=snapshot,
                 profile=inputs.profile,
+                escalation_tier=delivery.first_tier(subject.site_id),
             )
     except IntegrityError:  # an unresolved alert appeared after all: extend it, page no one
         unresolved = (
@@ -450,7 +452,7 @@ def apply_finding(
         },
         reason="evaluation",
     )
-    delivery.plan_deliveries(alert=alert, tier=1)
+    delivery.plan_deliveries(alert=alert, tier=alert.escalation_tier)
     outcome.created.append(alert)
 
 

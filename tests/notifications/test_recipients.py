@@ -1,4 +1,4 @@
-"""Members get alerts by email to their own address only while they configure no channel."""
+"""Who receives an alert: the first tier with members, on their channels or else their email."""
 
 import pytest
 
@@ -64,3 +64,22 @@ def test_adding_the_implicit_address_makes_it_a_configured_channel():
 
     assert (added.status_code, added.json()["implicit"]) == (201, False)
     assert Channel.objects.filter(user=member).count() == 1
+
+
+def test_a_site_without_tier_1_members_pages_its_first_tier_at_once():
+    from notifications.evaluation import evaluate_subject
+    from screening.outbox import request_evaluation
+    from tests.factories import ResponseFactory, phq9_answers
+
+    subject = SubjectFactory()
+    second_tier = UserFactory(site=subject.site, site__escalation_tier=2)
+    response = ResponseFactory(
+        subject=subject, instrument_code="PHQ-9", answers=phq9_answers(3, item9=1)
+    )
+    request_evaluation(subject=subject, reason="response", source_id=response.pk)
+
+    evaluate_subject(subject_id=subject.pk)
+
+    alert = Alert.objects.get()
+    assert (alert.rules, alert.escalation_tier) == (["D1"], 2)
+    assert [d.recipient for d in alert.deliveries.all()] == [second_tier]
