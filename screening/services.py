@@ -460,7 +460,9 @@ def _entry_audit(entry: ScheduleEntry) -> dict:
 
 
 def _make_default(schedule: Schedule) -> None:
-    # One default per site: the new default replaces the old one.
+    # One default per site: the new default replaces the old one. The site row is locked so that
+    # two concurrent changes of the default queue up instead of colliding on the constraint.
+    Site.objects.select_for_update().filter(pk=schedule.site_id).first()
     Schedule.objects.filter(site_id=schedule.site_id, is_default=True).exclude(
         pk=schedule.pk
     ).update(is_default=False, updated_at=timezone.now())

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from config.api import ApiError, Pagination
 
-from ..models import Site, SiteMembership, StaffProfile
+from ..audit import record_audit
+from ..models import AuditEvent, Site, SiteMembership, StaffProfile
 from ..permissions import IsAdmin, IsStaffUser
 from ..schedules import is_valid_timezone
 from ..selectors import is_admin, staff_user_by_public_id, visible_sites
@@ -82,6 +83,12 @@ class UserListCreateView(APIView):
                 if values.get("phone"):
                     profile.phone = values["phone"]
                     profile.save(update_fields=["phone"])
+                record_audit(
+                    action=AuditEvent.Action.CREATE,
+                    obj=user,
+                    actor=request.user,
+                    changes={"username": user.username, "public_id": str(profile.public_id)},
+                )
         except IntegrityError:
             raise ApiError(409, "conflict", "This username is taken.") from None
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -132,6 +139,12 @@ class SiteListCreateView(generics.ListCreateAPIView):
         try:
             with transaction.atomic():
                 site = data.save()
+                record_audit(
+                    action=AuditEvent.Action.CREATE,
+                    obj=site,
+                    actor=request.user,
+                    changes={field: data.data[field] for field in data.validated_data},
+                )
         except IntegrityError:
             raise ApiError(409, "conflict", "A site with this code exists.") from None
         return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
@@ -159,7 +172,17 @@ class SiteDetailView(APIView):
             raise ApiError(403, "permission_denied", "Only admins change sites.")
         data = SiteUpdateSerializer(site, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        data.save()
+        changes = {
+            field: {"old": getattr(site, field), "new": value}
+            for field, value in data.validated_data.items()
+            if getattr(site, field) != value
+        }
+        with transaction.atomic():
+            data.save()
+            if changes:
+                record_audit(
+                    action=AuditEvent.Action.UPDATE, obj=site, actor=request.user, changes=changes
+                )
         return Response(SiteSerializer(site).data)
 
 
@@ -205,6 +228,17 @@ class SiteMembersView(APIView):
                     site=site,
                     role=values["role"],
                     escalation_tier=values["escalation_tier"],
+                )
+                record_audit(
+                    action=AuditEvent.Action.CREATE,
+                    obj=membership,
+                    actor=request.user,
+                    changes={
+                        "user": str(values["user"]),
+                        "site": site.code,
+                        "role": membership.role,
+                        "escalation_tier": membership.escalation_tier,
+                    },
                 )
         except IntegrityError:
             raise ApiError(409, "conflict", "The user is already a member of this site.") from None
