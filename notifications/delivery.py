@@ -227,6 +227,12 @@ def deliver(delivery_id) -> str:
         return _record_failure(
             delivery, TransportError("no outcome after the maximum attempts", permanent=False)
         )
+    if not SiteMembership.objects.filter(
+        user_id=delivery.recipient_id, site_id=delivery.alert.subject.site_id
+    ).exists():
+        # Left the site since planning: they may no longer see this subject's data.
+        _finish(delivery, Delivery.Status.CANCELLED, error="recipient left the site")
+        return Delivery.Status.CANCELLED
     if not channel.active or channel.broken_at is not None or not delivery.recipient.is_active:
         # Disabled since planning: do not send there, and try the recipient's other channels.
         with transaction.atomic():

@@ -367,12 +367,23 @@ class ChannelFactory(factory.django.DjangoModelFactory):
 
 
 class DeliveryFactory(factory.django.DjangoModelFactory):
-    """A pending tier-1 delivery of an alert to a channel's user."""
+    """A pending tier-1 delivery of an alert to a channel's user (a member of the site)."""
 
     class Meta:
         model = Delivery
+        skip_postgeneration_save = True
 
     alert = factory.SubFactory(AlertFactory)
     channel = factory.SubFactory(ChannelFactory)
     recipient = factory.LazyAttribute(lambda o: o.channel.user)
     tier = 1
+
+    @factory.post_generation
+    def member(self, create, extracted, **kwargs):
+        """Make the recipient a member of the alert's site, as planning would have found them."""
+        if create:
+            SiteMembership.objects.get_or_create(
+                user=self.recipient,
+                site=self.alert.subject.site,
+                defaults={"escalation_tier": self.tier},
+            )

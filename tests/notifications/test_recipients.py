@@ -83,3 +83,23 @@ def test_a_site_without_tier_1_members_pages_its_first_tier_at_once():
     alert = Alert.objects.get()
     assert (alert.rules, alert.escalation_tier) == (["D1"], 2)
     assert [d.recipient for d in alert.deliveries.all()] == [second_tier]
+
+
+def test_a_member_who_left_the_site_before_sending_is_not_sent_the_alert():
+    from notifications.delivery import deliver
+    from notifications.models import Delivery
+    from screening.models import SiteMembership
+
+    subject = SubjectFactory()
+    member = UserFactory(site=subject.site)
+    (delivery,) = plan_deliveries(alert=make_alert(subject))
+    SiteMembership.objects.filter(user=member).delete()
+
+    outcome = deliver(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (outcome, delivery.status, delivery.last_error) == (
+        Delivery.Status.CANCELLED,
+        Delivery.Status.CANCELLED,
+        "recipient left the site",
+    )

@@ -79,7 +79,10 @@ def test_email_reaches_the_smtp_sink_with_the_delivery_id_and_no_contact_details
         "",
         "Recommended actions:",
     ]
-    assert f"Acknowledge this alert (alert ID {delivery.alert.id}):" in body.splitlines()
+    assert (
+        f"Acknowledge this alert (alert ID {delivery.alert.id}) in your alert dashboard, "
+        "or with the API:"
+    ) in body.splitlines()
 
 
 @pytest.mark.parametrize(
