@@ -188,6 +188,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A staff bearer token expires this many hours after sign-in (a subject's phone token does not:
+# it is revoked by logout, by staff, or by withdrawal).
+STAFF_TOKEN_TTL_HOURS = int(os.environ.get("STAFF_TOKEN_TTL_HOURS", "24"))
+
 # --- Subject activation ---------------------------------------------------------------------------
 # A one-time activation code expires this many hours after staff issue it.
 ACTIVATION_CODE_TTL_HOURS = int(os.environ.get("ACTIVATION_CODE_TTL_HOURS", "72"))

@@ -31,7 +31,12 @@ class ObtainTokenView(APIView):
         tags=["auth"],
         summary="Exchange a staff username and password for a bearer token",
         request=TokenRequestSerializer,
-        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "TokenResponse",
+                {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+            )
+        },
     )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
@@ -43,8 +48,10 @@ class ObtainTokenView(APIView):
         )
         if user is None:
             raise ApiError(401, "invalid_credentials", "Unknown username or wrong password.")
-        _, key = AccessToken.issue(user=user)
-        return Response({"token": key}, status=status.HTTP_200_OK)
+        token, key = AccessToken.issue(user=user)
+        return Response(
+            {"token": key, "expires_at": token.expires_at.isoformat()}, status=status.HTTP_200_OK
+        )
 
 
 class RevokeTokenView(APIView):

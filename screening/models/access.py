@@ -1,6 +1,7 @@
 """Bearer tokens of staff and subjects, and one-time activation codes: stored as hashes only."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -12,7 +13,10 @@ from ..tokens import generate_token, hash_secret
 
 class AccessTokenQuerySet(models.QuerySet):
     def active(self):
-        return self.filter(revoked_at__isnull=True)
+        """Tokens neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
 
 
 class AccessToken(models.Model):
@@ -36,6 +40,9 @@ class AccessToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Staff tokens expire; a subject's phone token does not."
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccessTokenQuerySet.as_manager()
@@ -57,7 +64,13 @@ class AccessToken(models.Model):
     def issue(cls, *, user=None, subject=None) -> tuple["AccessToken", str]:
         """Create a token for a user or a subject; return it with the clear key (shown once)."""
         key = generate_token()
-        return cls.objects.create(user=user, subject=subject, key_hash=hash_secret(key)), key
+        expires_at = None
+        if user is not None:
+            expires_at = timezone.now() + timedelta(hours=settings.STAFF_TOKEN_TTL_HOURS)
+        token = cls.objects.create(
+            user=user, subject=subject, key_hash=hash_secret(key), expires_at=expires_at
+        )
+        return token, key
 
     def revoke(self) -> None:
         """Make the token unusable from now on."""

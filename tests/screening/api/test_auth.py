@@ -51,3 +51,23 @@ def test_login_attempts_are_rate_limited_per_client_whatever_x_forwarded_for_say
 
     # 10/min per client address (STAFF_LOGIN_RATE); a forged header is no new client.
     assert statuses == [401] * 10 + [429] * 2
+
+
+def test_a_staff_token_expires_and_a_subject_token_does_not(settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from tests.factories import SubjectFactory, UserFactory, staff_client, subject_client
+
+    settings.STAFF_TOKEN_TTL_HOURS = 24
+    staff = staff_client(UserFactory(is_staff=True))
+    phone, _ = subject_client(SubjectFactory())
+
+    with time_machine.travel(timezone.now() + timedelta(hours=23, minutes=59)):
+        before = (staff.get("/api/v1/sites/").status_code, phone.get("/api/v1/me/").status_code)
+    with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=1)):
+        after = (staff.get("/api/v1/sites/").status_code, phone.get("/api/v1/me/").status_code)
+
+    assert (before, after) == ((200, 200), (401, 200))
