@@ -407,15 +407,14 @@ def find_positive_screens(
         found.append((Reason("", text, inputs), True))
     # Positive screen: the BPNS examination is a case (Cherry 2005; clinical-reference §1, §3)
     if bpns is not None and bpns.case is True:
-        if bpns.valid:
-            text = "BPNS examination meets the neuropathy case definition (symptoms and signs)"
-        else:
+        text = "BPNS examination meets the neuropathy case definition (symptoms and signs)"
+        inputs = describe_response(bpns) | {"case": True, "grade": bpns.grade}
+        if not bpns.valid:
+            # An incomplete form is a case only if certainly one (questionnaires.scoring).
             text = (
                 "BPNS examination incomplete, but its answered items already meet the "
                 "neuropathy case definition (symptoms and signs)"
             )
-        inputs = describe_response(bpns) | {"case": True, "grade": bpns.grade}
-        if not bpns.valid:
             inputs |= {"grade_is_lower_bound": True, "flag": INCOMPLETE_WITH_SYMPTOMS}
         found.append((Reason("", text, inputs), True))
     return found
