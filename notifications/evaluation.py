@@ -1,8 +1,11 @@
 """Evaluate a subject: gather its inputs, apply the decision table, turn the findings into alerts.
 
 Inputs (clinical-reference §3), as of ``now``:
-- responses completed within max(look-back, BPNS window) days, mapped to ``ScreenResult`` (the
-  pure ``select_latest_screens`` picks the latest valid one per instrument inside its window);
+- responses completed within max(look-back, BPNS window) days, valid or not, mapped to
+  ``ScreenResult`` with their stored score's grade, case and flags (the pure
+  ``select_latest_screens`` picks the latest valid one per instrument inside its window, plus the
+  invalid forms the rules still read: a PHQ-9 for D1, an incomplete NEURO-SX whose grade is a lower
+  bound, a BPNS whose ``case`` is True);
 - Cmax samples taken within the recency window plus one day (an occasion's earlier sample may lie
   up to a day before its newest one), mapped to ``CmaxSample`` for ``select_current_cmax``;
 - evidence cannot have happened after it reached us: a completion or sample time later than the
@@ -159,6 +162,7 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
             cmax=cmax,
             regimen=inputs.regimen,
             phq9_invalid=selected.phq9_invalid,
+            neuro_incomplete=selected.neuro_incomplete,
         )
         findings = evaluate(evaluation_input, inputs.thresholds)
         outcome = EvaluationOutcome(findings=findings)
@@ -322,6 +326,7 @@ def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -
         "screens": {code: screen(result) for code, result in evaluation_input.latest.items()},
         "bpns": screen(evaluation_input.bpns),
         "phq9_invalid": screen(evaluation_input.phq9_invalid),
+        "neuro_incomplete": screen(evaluation_input.neuro_incomplete),
         "cmax": None
         if cmax is None
         else {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "INCOMPLETE_WITH_SYMPTOMS",
     "Score",
     "Scorer",
     "ScoringError",
@@ -42,7 +43,9 @@ class Score:
 
     ``total`` and ``band`` are ``None`` when the instrument has none (NEURO-SX, BPNS) or the form
     is invalid. ``flags`` are kept on invalid forms too (an unanswered PHQ-9 item 9 must reach a
-    clinician whatever else is missing).
+    clinician whatever else is missing). On an invalid NEURO-SX or BPNS flagged
+    ``incomplete_with_symptoms``, ``grade`` is a lower bound (the grade of the highest answered
+    severity) and a BPNS ``case`` is True or None, never False (see ``score_bpns``).
     """
 
     total: int | None
@@ -294,27 +297,43 @@ def grade_symptoms(highest: int) -> int:
     return 3
 
 
-def _incomplete_symptom_flags(symptoms: Mapping[str, int | None]) -> tuple[str, ...]:
-    """Flag an incomplete form in which a symptom was nevertheless reported (>= 1)."""
-    if any(value is not None and value >= 1 for value in symptoms.values()):
-        return ("incomplete_with_symptoms",)
-    return ()
+INCOMPLETE_WITH_SYMPTOMS = "incomplete_with_symptoms"
+
+
+def _grade_lower_bound(symptoms: Mapping[str, int | None]) -> int | None:
+    """Return the grade of the highest answered severity if it is >= 1, else None.
+
+    On an incomplete form the grade is taken from the single highest severity, so an answered
+    severity s makes the grade at least ``grade_symptoms(s)`` whatever the unanswered items hold
+    (clinical-reference §1). With no answered severity >= 1 nothing is known (0 would be a guess).
+    """
+    answered = [value for value in symptoms.values() if value is not None]
+    highest = max(answered, default=0)
+    return grade_symptoms(highest) if highest >= 1 else None
 
 
 @register("NEURO-SX", 1, {code: ("integer", (0, SYMPTOM_MAX)) for code in SYMPTOM_ITEMS})
 def score_neuro_sx(answers: Mapping[str, Any]) -> Score:
-    """Grade the neuropathy symptom screen from its highest severity; total and band are None."""
+    """Grade the neuropathy symptom screen from its highest severity; total and band are None.
+
+    A form with an unanswered item is invalid (the reference gives no missing-data rule for the
+    symptom screen; the phone requires every item, so only staff-entered forms can have gaps).
+    If an answered severity is >= 1, the form is flagged ``incomplete_with_symptoms`` and its
+    ``grade`` is the grade of the highest answered severity: a LOWER BOUND of the true grade,
+    since the grade comes from the single highest severity (clinical-reference §1) and an
+    unanswered item can only raise it. Otherwise ``grade`` is None (unknown).
+    """
     symptoms = {code: _read_int(answers, code, 0, SYMPTOM_MAX) for code in SYMPTOM_ITEMS}
     missing = _missing(symptoms)
     if missing:
-        # The reference gives no missing-data rule for the symptom screen: a gap is invalid, and
-        # a symptom reported elsewhere on the form is still flagged.
+        lower_bound = _grade_lower_bound(symptoms)
         return Score(
             total=None,
             band=None,
-            flags=_incomplete_symptom_flags(symptoms),
+            flags=(INCOMPLETE_WITH_SYMPTOMS,) if lower_bound is not None else (),
             prorated=False,
             valid=False,
+            grade=lower_bound,
             invalid_reason=f"unanswered items ({', '.join(missing)})",
         )
     highest = max(value for value in symptoms.values() if value is not None)
@@ -336,30 +355,42 @@ def score_neuro_sx(answers: Mapping[str, Any]) -> Score:
     | {code: ("choice", REFLEX_VALUES) for code in REFLEX_ITEMS},
 )
 def score_bpns(answers: Mapping[str, Any]) -> Score:
-    """Grade the BPNS symptoms and decide the case definition (symptoms and bilateral signs)."""
+    """Grade the BPNS symptoms and decide the case definition (symptoms and bilateral signs).
+
+    A form with an unanswered item is invalid. Its ``grade`` is then, as for NEURO-SX, the grade
+    of the highest answered severity when one is >= 1 (flag ``incomplete_with_symptoms``): a
+    LOWER BOUND of the true grade; else None. Its ``case`` is True only when the answered items
+    already meet the case definition whatever the unanswered ones hold (grade lower bound >= 1
+    and both vibration times answered and <= 10 s, or both reflexes answered and absent); else
+    None (unknown), never False.
+    """
     symptoms = {code: _read_int(answers, code, 0, SYMPTOM_MAX) for code in SYMPTOM_ITEMS}
     vibration = {
         code: _read_int(answers, code, 0, VIBRATION_MAX_SECONDS) for code in VIBRATION_ITEMS
     }
     reflexes = {code: _read_choice(answers, code, REFLEX_VALUES) for code in REFLEX_ITEMS}
-    missing = _missing(symptoms) + _missing(vibration) + _missing(reflexes)
-    if missing:
-        return Score(
-            total=None,
-            band=None,
-            flags=_incomplete_symptom_flags(symptoms),
-            prorated=False,
-            valid=False,
-            invalid_reason=f"unanswered items ({', '.join(missing)})",
-        )
-    grade = grade_symptoms(max(value for value in symptoms.values() if value is not None))
     # Case (Cherry et al., Neurology 2005; clinical-reference §1): grade >= 1 with bilaterally
     # reduced vibration (<= 10 s both sides, 0 = not felt) or bilaterally absent ankle reflexes.
+    # An unanswered sign is not reduced/absent, so on an incomplete form these are "certainly".
     vibration_reduced = all(
         value is not None and value <= VIBRATION_REDUCED_MAX_SECONDS for value in vibration.values()
     )
     reflexes_absent = all(value == "absent" for value in reflexes.values())
     signs = vibration_reduced or reflexes_absent
+    missing = _missing(symptoms) + _missing(vibration) + _missing(reflexes)
+    if missing:
+        lower_bound = _grade_lower_bound(symptoms)
+        return Score(
+            total=None,
+            band=None,
+            flags=(INCOMPLETE_WITH_SYMPTOMS,) if lower_bound is not None else (),
+            prorated=False,
+            valid=False,
+            grade=lower_bound,
+            case=True if lower_bound is not None and signs else None,
+            invalid_reason=f"unanswered items ({', '.join(missing)})",
+        )
+    grade = grade_symptoms(max(value for value in symptoms.values() if value is not None))
     case = grade >= 1 and signs
     flags: list[str] = []
     if grade >= 1 and not signs:

@@ -4,10 +4,25 @@ Pure: no Django, no database. Every fact is from clinical-reference §3 (default
 "cycloserine, WHO 2014"); every threshold, window and action text is a field of ``Thresholds`` so a
 monitoring profile can override it.
 
-Validity. Rules use valid results only, with one exception: D1 (PHQ-9 item 9) also reads the latest
-PHQ-9 form in the look-back window when it is invalid (more than two items missing) and newer than
-the latest valid one. An item-9 answer >= 1 "starts a suicide-risk pathway whatever the total", and
-an unanswered item 9 is a positive flag, so a form too incomplete to score must not hide it.
+Validity. Rules use valid results only, with three exceptions, each because an incomplete form
+already shows what a clinician must see:
+- D1 (PHQ-9 item 9) also reads the latest PHQ-9 form in the look-back window when it is invalid
+  (more than two items missing) and newer than the latest valid one. An item-9 answer >= 1 "starts
+  a suicide-risk pathway whatever the total", and an unanswered item 9 is a positive flag, so a form
+  too incomplete to score must not hide it.
+- An incomplete NEURO-SX (invalid, flagged ``incomplete_with_symptoms``, with a grade) carries as
+  its grade the grade of its highest answered severity, a lower bound of the true grade (the grade
+  comes from the single highest severity, clinical-reference §1). The latest such form in the
+  look-back window, when completed strictly after the latest valid NEURO-SX there (or with none
+  there), stands for the neuropathy symptom screen: it is a positive screen for R1, T1 and C1 and
+  fires E1 when its lower bound reaches ``neuropathy_grade_positive``, and the reasons say the form
+  was incomplete and the grade is "at least" N. A valid NEURO-SX completed at or after it (e.g. a
+  newer complete form with grade 0) supersedes it; an incomplete form without a reported symptom
+  (grade None) supersedes nothing and counts for nothing.
+- A BPNS examination whose ``case`` is True counts as a case even when the form is invalid (its
+  answered items already meet the case definition, ``questionnaires.scoring.score_bpns``). The BPNS
+  read is the latest one in its window that is valid or has ``case`` True; an invalid BPNS with
+  ``case`` None (unknown) is ignored, as if no examination had been done.
 
 Windows. A result counts when ``now - window <= completed_at <= now`` (inclusive: exactly 14 days
 old counts). ``evaluate`` re-applies the windows to its input, so a stale result passed by mistake
@@ -32,6 +47,8 @@ QUESTIONNAIRES = (PHQ9, GAD7, NEURO_SX)
 
 ITEM9_POSITIVE = "item9_positive"
 ITEM9_UNANSWERED = "item9_unanswered"
+# An invalid neuropathy form with a severity >= 1 answered (questionnaires.scoring).
+INCOMPLETE_WITH_SYMPTOMS = "incomplete_with_symptoms"
 
 DISCONTINUATION = "discontinuation"
 DOSE_REVIEW = "dose_review"
@@ -162,9 +179,12 @@ class EvaluationInput:
     """Carry everything the decision table reads for one subject at ``now``.
 
     ``latest``: the latest valid response per instrument code ("PHQ-9", "GAD-7", "NEURO-SX") within
-    the look-back window; ``bpns``: the latest valid BPNS within its window; ``cmax``: the current
-    Cmax, already selected (``screening.cmax.select_current_cmax``); ``phq9_invalid``: the latest
-    PHQ-9 form in the window when it is invalid and newer than ``latest["PHQ-9"]`` (D1 reads it).
+    the look-back window; ``bpns``: the latest BPNS within its window that is valid or a case
+    (``case`` True on an incomplete form); ``cmax``: the current Cmax, already selected
+    (``screening.cmax.select_current_cmax``); ``phq9_invalid``: the latest PHQ-9 form in the window
+    when it is invalid and newer than ``latest["PHQ-9"]`` (D1 reads it); ``neuro_incomplete``: the
+    latest incomplete-with-symptoms NEURO-SX in the window when it is newer than
+    ``latest["NEURO-SX"]`` (it then stands for the neuropathy symptom screen; module docstring).
     """
 
     now: datetime
@@ -173,6 +193,7 @@ class EvaluationInput:
     cmax: CmaxSample | None
     regimen: Regimen | None
     phq9_invalid: ScreenResult | None = None
+    neuro_incomplete: ScreenResult | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +203,7 @@ class SelectedScreens:
     latest: dict[str, ScreenResult]
     bpns: ScreenResult | None
     phq9_invalid: ScreenResult | None
+    neuro_incomplete: ScreenResult | None = None
 
 
 @dataclass(frozen=True)
@@ -232,10 +254,34 @@ def pick_latest(results: Iterable[ScreenResult]) -> ScreenResult | None:
     return max(results, key=lambda r: (r.completed_at, r.response_id), default=None)
 
 
+def is_incomplete_with_symptoms(result: ScreenResult) -> bool:
+    """Tell whether a result is an incomplete NEURO-SX with a reported symptom and a grade.
+
+    The grade is that of the highest answered severity (``questionnaires.scoring``).
+    """
+    return (
+        result.instrument == NEURO_SX
+        and not result.valid
+        and INCOMPLETE_WITH_SYMPTOMS in result.flags
+        and result.grade is not None
+    )
+
+
+def counts_as_bpns(result: ScreenResult) -> bool:
+    """Tell whether a BPNS result is read: valid, or invalid but certainly a case."""
+    return result.instrument == BPNS and (result.valid or result.case is True)
+
+
 def select_latest_screens(
     results: Iterable[ScreenResult], *, now: datetime, thresholds: Thresholds
 ) -> SelectedScreens:
-    """Pick the latest valid result per instrument inside its window (clinical-reference §3)."""
+    """Pick the latest valid result per instrument inside its window (clinical-reference §3).
+
+    Also pick, as the module docstring explains: the newest PHQ-9 in the window if it is invalid
+    (``phq9_invalid``, for D1); the latest incomplete-with-symptoms NEURO-SX in the window if it
+    was completed strictly after the latest valid NEURO-SX there (``neuro_incomplete``); and as
+    ``bpns`` the latest BPNS in its window that is valid or has ``case`` True.
+    """
     results = list(results)
     latest: dict[str, ScreenResult] = {}
     for instrument in QUESTIONNAIRES:
@@ -251,9 +297,17 @@ def select_latest_screens(
     bpns = pick_latest(
         r
         for r in results
-        if r.instrument == BPNS
-        and r.valid
+        if counts_as_bpns(r)
         and is_within(r.completed_at, now=now, days=thresholds.bpns_window_days)
+    )
+    neuro_incomplete = newer_incomplete_neuro(
+        (
+            r
+            for r in results
+            if is_within(r.completed_at, now=now, days=thresholds.lookback_days)
+            and is_incomplete_with_symptoms(r)
+        ),
+        valid=latest.get(NEURO_SX),
     )
     newest_phq9 = pick_latest(
         r
@@ -262,7 +316,19 @@ def select_latest_screens(
         and is_within(r.completed_at, now=now, days=thresholds.lookback_days)
     )
     phq9_invalid = newest_phq9 if newest_phq9 is not None and not newest_phq9.valid else None
-    return SelectedScreens(latest=latest, bpns=bpns, phq9_invalid=phq9_invalid)
+    return SelectedScreens(
+        latest=latest, bpns=bpns, phq9_invalid=phq9_invalid, neuro_incomplete=neuro_incomplete
+    )
+
+
+def newer_incomplete_neuro(
+    incomplete: Iterable[ScreenResult], *, valid: ScreenResult | None
+) -> ScreenResult | None:
+    """Return the latest incomplete NEURO-SX if completed strictly after ``valid`` (or no valid)."""
+    chosen = pick_latest(incomplete)
+    if chosen is None or (valid is not None and chosen.completed_at <= valid.completed_at):
+        return None
+    return chosen
 
 
 def describe_response(result: ScreenResult) -> dict[str, Any]:
@@ -326,27 +392,49 @@ def find_positive_screens(
             "threshold": thresholds.gad7_positive,
         }
         found.append((Reason("", text, inputs), False))
-    # Positive screen: neuropathy symptom grade >= 1 (clinical-reference §1, §3)
+    # Positive screen: neuropathy symptom grade >= 1 (clinical-reference §1, §3); on an
+    # incomplete form the grade is a lower bound, so reaching the threshold is certain.
     if (
         neuro is not None
         and neuro.grade is not None
         and neuro.grade >= thresholds.neuropathy_grade_positive
     ):
         text = (
-            f"Neuropathy symptom grade {neuro.grade} "
-            f"(≥ {thresholds.neuropathy_grade_positive}): positive neuropathy symptom screen"
+            f"{describe_neuro_grade(neuro)} (≥ {thresholds.neuropathy_grade_positive}): "
+            "positive neuropathy symptom screen"
         )
-        inputs = describe_response(neuro) | {
-            "grade": neuro.grade,
-            "threshold": thresholds.neuropathy_grade_positive,
-        }
+        inputs = describe_neuro(neuro) | {"threshold": thresholds.neuropathy_grade_positive}
         found.append((Reason("", text, inputs), True))
     # Positive screen: the BPNS examination is a case (Cherry 2005; clinical-reference §1, §3)
     if bpns is not None and bpns.case is True:
         text = "BPNS examination meets the neuropathy case definition (symptoms and signs)"
         inputs = describe_response(bpns) | {"case": True, "grade": bpns.grade}
+        if not bpns.valid:
+            # An incomplete form is a case only if certainly one (questionnaires.scoring).
+            text = (
+                "BPNS examination incomplete, but its answered items already meet the "
+                "neuropathy case definition (symptoms and signs)"
+            )
+            inputs |= {"grade_is_lower_bound": True, "flag": INCOMPLETE_WITH_SYMPTOMS}
         found.append((Reason("", text, inputs), True))
     return found
+
+
+def describe_neuro_grade(neuro: ScreenResult) -> str:
+    """Return "Neuropathy symptom grade N", or its incomplete-form lower-bound wording."""
+    if neuro.valid:
+        return f"Neuropathy symptom grade {neuro.grade}"
+    return (
+        f"Neuropathy symptom form incomplete: grade at least {neuro.grade} from the answered items"
+    )
+
+
+def describe_neuro(neuro: ScreenResult) -> dict[str, Any]:
+    """Return the inputs of a neuropathy symptom grade for a reason."""
+    inputs = describe_response(neuro) | {"grade": neuro.grade}
+    if not neuro.valid:
+        inputs |= {"grade_is_lower_bound": True, "flag": INCOMPLETE_WITH_SYMPTOMS}
+    return inputs
 
 
 def list_interactions(regimen: Regimen | None, thresholds: Thresholds) -> list[str]:
@@ -401,14 +489,25 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     }
     bpns = inp.bpns
     if bpns is not None and not (
-        bpns.instrument == BPNS
-        and bpns.valid
-        and is_within(bpns.completed_at, now=inp.now, days=t.bpns_window_days)
+        counts_as_bpns(bpns) and is_within(bpns.completed_at, now=inp.now, days=t.bpns_window_days)
     ):
         bpns = None
     phq9 = latest.get(PHQ9)
     gad7 = latest.get(GAD7)
-    neuro = latest.get(NEURO_SX)
+    # The neuropathy symptom screen: the latest valid NEURO-SX, or a strictly newer incomplete
+    # one with a lower-bound grade (module docstring). latest["NEURO-SX"] is read here whatever
+    # its validity, in case a caller passed an incomplete form there.
+    incomplete_neuro = newer_incomplete_neuro(
+        (
+            form
+            for form in (inp.latest.get(NEURO_SX), inp.neuro_incomplete)
+            if form is not None
+            and is_incomplete_with_symptoms(form)
+            and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
+        ),
+        valid=latest.get(NEURO_SX),
+    )
+    neuro = incomplete_neuro or latest.get(NEURO_SX)
 
     # reasons per rule, plus whether a neuropathy screen is among them
     fired: dict[str, tuple[list[Reason], bool]] = {}
@@ -462,7 +561,8 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         if d3_reasons:
             fired["D3"] = ([*d3_reasons, with_rule(cmax_reason, "D3")], False)
 
-    positives = find_positive_screens(latest, bpns, t)
+    screens = latest if neuro is None else {**latest, NEURO_SX: neuro}
+    positives = find_positive_screens(screens, bpns, t)
     positive = bool(positives)
     neuropathy_positive = any(is_neuro for _, is_neuro in positives)
 
@@ -498,11 +598,10 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         and bpns is None
     ):
         text = (
-            f"Neuropathy symptom grade {neuro.grade} (≥ {t.neuropathy_grade_positive}) and no "
+            f"{describe_neuro_grade(neuro)} (≥ {t.neuropathy_grade_positive}) and no "
             f"BPNS examination in the last {t.bpns_window_days} days"
         )
-        inputs = describe_response(neuro) | {
-            "grade": neuro.grade,
+        inputs = describe_neuro(neuro) | {
             "threshold": t.neuropathy_grade_positive,
             "bpns_window_days": t.bpns_window_days,
         }

@@ -477,3 +477,81 @@ def test_a_phone_phq9_with_item9_1_opens_a_d1_alert_whose_reason_names_the_item_
         "Confirm exposure with TDM (Cmax).",
     ]
     assert alert.profile.version == 1
+
+
+def test_a_staff_neuro_sx_with_a_blank_item_and_a_severity_of_9_reaches_a_clinician(paged):
+    # r_pain 9 gives grade >= 3 whatever l_numbness holds (clinical-reference §1): with no Cmax
+    # that is T1, and with no BPNS within 28 days E1, although the form is invalid.
+    subject = SubjectFactory()
+    answers = {**neuro_answers(0), "r_pain": 9}
+    del answers["l_numbness"]
+    response = enter_staff_response(
+        subject=subject,
+        instrument_code="NEURO-SX",
+        answers=answers,
+        completed_at=timezone.now() - timedelta(hours=1),
+        source="paper",
+        entered_by=UserFactory(site=subject.site),
+    )
+    assert (response.valid, response.score) == (
+        False,
+        {
+            "total": None,
+            "band": None,
+            "flags": ["incomplete_with_symptoms"],
+            "prorated": False,
+            "valid": False,
+            "grade": 3,
+            "case": None,
+            "invalid_reason": "unanswered items (l_numbness)",
+        },
+    )
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert sorted(summary(subject)) == [
+        ("clinical_review", "routine", ["E1"], [str(response.pk)], []),
+        ("tdm_needed", "high", ["T1"], [str(response.pk)], []),
+    ]
+    inputs = {
+        "instrument": "NEURO-SX",
+        "response_id": str(response.pk),
+        "completed_at": response.completed_at.isoformat(),
+        "valid": False,
+        "grade": 3,
+        "grade_is_lower_bound": True,
+        "flag": "incomplete_with_symptoms",
+        "threshold": 1,
+    }
+    reasons = {
+        alert.category: [(r["rule"], r["text"], r["inputs"]) for r in alert.reasons]
+        for alert in Alert.objects.filter(subject=subject)
+    }
+    assert reasons == {
+        "tdm_needed": [
+            (
+                "T1",
+                "Neuropathy symptom form incomplete: grade at least 3 from the answered items "
+                "(≥ 1): positive neuropathy symptom screen",
+                inputs,
+            ),
+            (
+                "T1",
+                "No current Cmax: none within 28 days and after the latest dose change",
+                {"cmax_id": None, "recency_days": 28},
+            ),
+        ],
+        "clinical_review": [
+            (
+                "E1",
+                "Neuropathy symptom form incomplete: grade at least 3 from the answered items "
+                "(≥ 1) and no BPNS examination in the last 28 days",
+                inputs | {"bpns_window_days": 28},
+            )
+        ],
+    }
+    snapshot = Alert.objects.get(subject=subject, category="tdm_needed").inputs
+    assert (snapshot["screens"], snapshot["neuro_incomplete"]["response_id"]) == (
+        {},
+        str(response.pk),
+    )

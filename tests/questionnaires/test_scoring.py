@@ -254,29 +254,64 @@ def test_neuro_sx_grade_from_single_highest_severity(values, grade):
     )
 
 
-def test_neuro_sx_missing_item_is_invalid():
-    assert score("NEURO-SX", 1, symptoms(0, 0, 0, 0, 0, M)) == Score(
+@pytest.mark.parametrize(
+    ("values", "flags", "grade", "reason"),
+    [
+        # nothing answered >= 1: grade unknown, no flag
+        ((0, 0, 0, 0, 0, M), (), None, "unanswered items (l_numbness)"),
+        ((M, M, M, M, M, M), (), None, "unanswered items (" + ", ".join(SYMPTOM_CODES) + ")"),
+        # a severity >= 1 answered: grade of the highest answered severity, a lower bound
+        ((1, 0, 0, 0, 0, M), ("incomplete_with_symptoms",), 1, "unanswered items (l_numbness)"),
+        ((M, 3, 0, 0, 0, 0), ("incomplete_with_symptoms",), 1, "unanswered items (r_pain)"),
+        ((M, 4, 0, 0, 0, 0), ("incomplete_with_symptoms",), 2, "unanswered items (r_pain)"),
+        (
+            (M, 6, M, 0, 5, 0),
+            ("incomplete_with_symptoms",),
+            2,
+            "unanswered items (r_pain, r_numbness)",
+        ),
+        ((M, 7, 0, 0, 0, 0), ("incomplete_with_symptoms",), 3, "unanswered items (r_pain)"),
+        ((9, 0, 0, 0, 0, M), ("incomplete_with_symptoms",), 3, "unanswered items (l_numbness)"),
+        (
+            (M, M, M, M, M, 10),
+            ("incomplete_with_symptoms",),
+            3,
+            "unanswered items (r_pain, r_pins_needles, r_numbness, l_pain, l_pins_needles)",
+        ),
+    ],
+)
+def test_neuro_sx_incomplete_is_invalid_with_a_lower_bound_grade(values, flags, grade, reason):
+    assert score("NEURO-SX", 1, symptoms(*values)) == Score(
         total=None,
         band=None,
-        flags=(),
+        flags=flags,
         prorated=False,
         valid=False,
-        invalid_reason="unanswered items (l_numbness)",
+        grade=grade,
+        case=None,
+        invalid_reason=reason,
     )
 
 
-def test_neuro_sx_missing_item_with_a_reported_symptom_is_flagged():
-    result = score("NEURO-SX", 1, symptoms(M, 8, 0, 0, 0, 0))
-    assert (result.valid, result.grade, result.flags) == (
-        False,
-        None,
-        ("incomplete_with_symptoms",),
+def test_neuro_sx_explicit_none_is_unanswered():
+    answers = symptoms(9, 0, 0, 0, 0, 0) | {"l_numbness": None}
+
+    assert score("NEURO-SX", 1, answers) == Score(
+        total=None,
+        band=None,
+        flags=("incomplete_with_symptoms",),
+        prorated=False,
+        valid=False,
+        grade=3,
+        invalid_reason="unanswered items (l_numbness)",
     )
 
 
 # --- BPNS ----------------------------------------------------------------------------------------
 
 NONE = (0, 0, 0, 0, 0, 0)
+SX = ("incomplete_with_symptoms",)
+SIGNS = "vibration_r, vibration_l, reflex_r, reflex_l"
 
 
 @pytest.mark.parametrize(
@@ -355,14 +390,42 @@ def test_bpns_case_definition(answers, grade, case, flags):
     )
 
 
-def test_bpns_missing_reflex_is_invalid():
-    assert score("BPNS", 1, bpns((4, 0, 0, 0, 0, 0), 5, 5, "absent", None)) == Score(
+@pytest.mark.parametrize(
+    ("answers", "flags", "grade", "case", "reason"),
+    [
+        # no answered symptom >= 1: grade and case unknown, even with bilateral signs
+        (bpns((0, 0, 0, 0, 0, M), 5, 5, "absent", "absent"), (), None, None, "l_numbness"),
+        (bpns(NONE, 5, 5, "absent", None), (), None, None, "reflex_l"),
+        # symptoms and both vibrations answered <= 10: certainly a case
+        (bpns((4, 0, 0, 0, 0, 0), 5, 5, "absent", None), SX, 2, True, "reflex_l"),
+        (bpns((1, 0, 0, 0, 0, M), 10, 10, "normal", "normal"), SX, 1, True, "l_numbness"),
+        (bpns((1, 0, 0, 0, 0, 0), 10, 10, None, None), SX, 1, True, "reflex_r, reflex_l"),
+        # vibration 11 on one side, reflexes not both absent: not certainly a case -> None
+        (bpns((1, 0, 0, 0, 0, M), 10, 11, "normal", "normal"), SX, 1, None, "l_numbness"),
+        (bpns((1, 0, 0, 0, 0, 0), 10, 11, "absent", None), SX, 1, None, "reflex_l"),
+        # one vibration unanswered: not bilateral yet -> None; both reflexes absent -> True
+        (bpns((7, 0, 0, 0, 0, 0), 5, None, "normal", "normal"), SX, 3, None, "vibration_l"),
+        (bpns((7, 0, 0, 0, 0, 0), 5, None, "absent", "absent"), SX, 3, True, "vibration_l"),
+        (bpns((7, 0, 0, 0, 0, 0), 5, None, "hypoactive", "absent"), SX, 3, None, "vibration_l"),
+        # no sign answered: never False for an incomplete form
+        (bpns((0, 0, 6, 0, 0, 0), None, None, None, None), SX, 2, None, SIGNS),
+        (bpns((0, 0, 6, 0, 0, 0), 30, 30, "normal", None), SX, 2, None, "reflex_l"),
+        # symptoms incomplete, signs complete and normal: still None, not False
+        (bpns((M, 0, 0, 0, 0, 0), 30, 30, "normal", "normal"), (), None, None, "r_pain"),
+    ],
+)
+def test_bpns_incomplete_grade_is_a_lower_bound_and_case_true_or_unknown(
+    answers, flags, grade, case, reason
+):
+    assert score("BPNS", 1, answers) == Score(
         total=None,
         band=None,
-        flags=("incomplete_with_symptoms",),
+        flags=flags,
         prorated=False,
         valid=False,
-        invalid_reason="unanswered items (reflex_l)",
+        grade=grade,
+        case=case,
+        invalid_reason=f"unanswered items ({reason})",
     )
 
 

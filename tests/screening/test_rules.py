@@ -61,9 +61,25 @@ def neuro(grade: int, *, age: timedelta = timedelta(days=1), id: str = "neuro") 
     return ScreenResult(id, "NEURO-SX", NOW - age, None, None, (), True, grade=grade)
 
 
+def neuro_incomplete(
+    grade: int | None, *, age: timedelta = timedelta(days=1), id: str = "neuro-inc"
+) -> ScreenResult:
+    """Build an invalid NEURO-SX; with a (lower-bound) grade it is incomplete_with_symptoms."""
+    flags = ("incomplete_with_symptoms",) if grade is not None else ()
+    return ScreenResult(id, "NEURO-SX", NOW - age, None, None, flags, False, grade=grade)
+
+
 def bpns(case: bool, *, age: timedelta = timedelta(days=3), id: str = "bpns") -> ScreenResult:
     """Build a valid BPNS examination."""
     return ScreenResult(id, "BPNS", NOW - age, None, None, (), True, grade=1, case=case)
+
+
+def bpns_incomplete(
+    case: bool | None, *, age: timedelta = timedelta(days=3), id: str = "bpns-inc"
+) -> ScreenResult:
+    """Build an invalid BPNS examination (case True: already certain; None: unknown)."""
+    flags = ("incomplete_with_symptoms",)
+    return ScreenResult(id, "BPNS", NOW - age, None, None, flags, False, grade=2, case=case)
 
 
 def cmax(value: str, *, id: str = "cmax") -> CmaxSample:
@@ -77,6 +93,7 @@ def make_input(
     current_cmax: CmaxSample | None = None,
     regimen: Regimen | None = None,
     phq9_invalid: ScreenResult | None = None,
+    incomplete: ScreenResult | None = None,
 ) -> EvaluationInput:
     """Build an evaluation input with the given latest screens."""
     return EvaluationInput(
@@ -86,6 +103,7 @@ def make_input(
         cmax=current_cmax,
         regimen=regimen,
         phq9_invalid=phq9_invalid,
+        neuro_incomplete=incomplete,
     )
 
 
@@ -216,6 +234,78 @@ CASES = [
         [C1, E1],
     ),
     ("bpns-case-28d+1s", make_input(exam=bpns(True, age=timedelta(days=28, seconds=1))), []),
+    # Incomplete NEURO-SX: its lower-bound grade is a positive screen at the threshold (1)
+    ("inc-neuro-1-no-cmax", make_input(incomplete=neuro_incomplete(1)), [T1, E1]),
+    ("inc-neuro-3-no-cmax", make_input(incomplete=neuro_incomplete(3)), [T1, E1]),
+    (
+        "inc-neuro-1-cmax-35.0",
+        make_input(incomplete=neuro_incomplete(1), current_cmax=cmax("35.0")),
+        [C1, E1],
+    ),
+    (
+        "inc-neuro-1-cmax-35.001",
+        make_input(incomplete=neuro_incomplete(1), current_cmax=cmax("35.001")),
+        [R1, E1],
+    ),
+    (
+        "inc-neuro-3-bpns-no-case",
+        make_input(incomplete=neuro_incomplete(3), exam=bpns(False)),
+        [T1],
+    ),
+    # ... grade unknown (no symptom answered, no flag): nothing; passed in latest: still read
+    ("inc-neuro-none", make_input(incomplete=neuro_incomplete(None)), []),
+    (
+        "inc-neuro-none-cmax-35.1",
+        make_input(incomplete=neuro_incomplete(None), current_cmax=cmax("35.1")),
+        [R2],
+    ),
+    ("inc-neuro-3-as-latest", make_input(neuro_incomplete(3)), [T1, E1]),
+    # ... a valid form completed at or after it supersedes it; an older one does not
+    (
+        "inc-neuro-3-newer-valid-0",
+        make_input(neuro(0), incomplete=neuro_incomplete(3, age=timedelta(days=2))),
+        [],
+    ),
+    ("inc-neuro-3-same-time-valid-0", make_input(neuro(0), incomplete=neuro_incomplete(3)), []),
+    (
+        "inc-neuro-3-older-valid-0",
+        make_input(neuro(0, age=timedelta(days=2)), incomplete=neuro_incomplete(3)),
+        [T1, E1],
+    ),
+    # ... look-back window 14 days inclusive
+    (
+        "inc-neuro-3-14d",
+        make_input(incomplete=neuro_incomplete(3, age=timedelta(days=14))),
+        [T1, E1],
+    ),
+    (
+        "inc-neuro-3-14d+1s",
+        make_input(incomplete=neuro_incomplete(3, age=timedelta(days=14, seconds=1))),
+        [],
+    ),
+    # ... a PHQ-9 passed as neuro_incomplete is ignored
+    (
+        "inc-neuro-wrong-instrument",
+        make_input(incomplete=replace(neuro_incomplete(3), instrument="PHQ-9")),
+        [],
+    ),
+    # Incomplete BPNS: case True counts as a case; case None is no examination
+    ("inc-bpns-case-no-cmax", make_input(exam=bpns_incomplete(True)), [T1]),
+    ("inc-bpns-case-35.1", make_input(exam=bpns_incomplete(True), current_cmax=cmax("35.1")), [R1]),
+    ("inc-bpns-case-35.0", make_input(exam=bpns_incomplete(True), current_cmax=cmax("35.0")), [C1]),
+    ("inc-bpns-unknown-no-cmax", make_input(exam=bpns_incomplete(None)), []),
+    (
+        "inc-bpns-unknown-35.1",
+        make_input(exam=bpns_incomplete(None), current_cmax=cmax("35.1")),
+        [R2],
+    ),
+    ("inc-bpns-unknown-neuro-1", make_input(neuro(1), exam=bpns_incomplete(None)), [T1, E1]),
+    ("inc-bpns-case-neuro-1", make_input(neuro(1), exam=bpns_incomplete(True)), [T1]),
+    (
+        "inc-bpns-case-28d+1s",
+        make_input(exam=bpns_incomplete(True, age=timedelta(days=28, seconds=1))),
+        [],
+    ),
     # Several positive screens: one finding per rule
     (
         "all-positive-no-cmax",
@@ -491,6 +581,107 @@ def test_finding_as_dict_is_json_ready() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("threshold", "grade", "expected"),
+    [
+        (2, 1, []),  # a lower bound below the threshold: not certainly positive
+        (2, 2, [T1, E1]),
+        (2, 3, [T1, E1]),
+        (3, 2, []),
+        (3, 3, [T1, E1]),
+    ],
+)
+def test_evaluate_incomplete_neuro_lower_bound_against_profile_threshold(
+    threshold: int, grade: int, expected: list[tuple]
+) -> None:
+    profile = Thresholds(neuropathy_grade_positive=threshold)
+
+    findings = evaluate(make_input(incomplete=neuro_incomplete(grade)), profile)
+
+    assert summarise(findings) == expected
+
+
+def test_evaluate_incomplete_neuro_reasons_say_incomplete_and_at_least() -> None:
+    inp = make_input(incomplete=neuro_incomplete(3, id="n"), regimen=make_regimen())
+    inputs = {
+        "instrument": "NEURO-SX",
+        "response_id": "n",
+        "completed_at": (NOW - timedelta(days=1)).isoformat(),
+        "valid": False,
+        "grade": 3,
+        "grade_is_lower_bound": True,
+        "flag": "incomplete_with_symptoms",
+        "threshold": 1,
+    }
+
+    findings = evaluate(inp, DEFAULT)
+
+    assert [f.as_dict() for f in findings] == [
+        {
+            "rule": "T1",
+            "category": "tdm_needed",
+            "severity": "high",
+            "reasons": [
+                {
+                    "rule": "T1",
+                    "text": "Neuropathy symptom form incomplete: grade at least 3 from the "
+                    "answered items (≥ 1): positive neuropathy symptom screen",
+                    "inputs": inputs,
+                },
+                {
+                    "rule": "T1",
+                    "text": "No current Cmax: none within 28 days and after the latest dose change",
+                    "inputs": {"cmax_id": None, "recency_days": 28},
+                },
+            ],
+            "recommended_actions": [*TDM, *NEURO_BASE, BPNS_EXAM],
+            "response_ids": ["n"],
+            "cmax_ids": [],
+        },
+        {
+            "rule": "E1",
+            "category": "clinical_review",
+            "severity": "routine",
+            "reasons": [
+                {
+                    "rule": "E1",
+                    "text": "Neuropathy symptom form incomplete: grade at least 3 from the "
+                    "answered items (≥ 1) and no BPNS examination in the last 28 days",
+                    "inputs": inputs | {"bpns_window_days": 28},
+                }
+            ],
+            "recommended_actions": [*NEURO_BASE, BPNS_EXAM],
+            "response_ids": ["n"],
+            "cmax_ids": [],
+        },
+    ]
+
+
+def test_evaluate_incomplete_bpns_case_reason_says_incomplete() -> None:
+    findings = evaluate(make_input(exam=bpns_incomplete(True, id="b")), DEFAULT)
+
+    assert [(f.rule, f.reasons[0]) for f in findings] == [
+        (
+            "T1",
+            Reason(
+                "T1",
+                "BPNS examination incomplete, but its answered items already meet the "
+                "neuropathy case definition (symptoms and signs)",
+                {
+                    "instrument": "BPNS",
+                    "response_id": "b",
+                    "completed_at": (NOW - timedelta(days=3)).isoformat(),
+                    "valid": False,
+                    "case": True,
+                    "grade": 2,
+                    "grade_is_lower_bound": True,
+                    "flag": "incomplete_with_symptoms",
+                },
+            ),
+        )
+    ]
+
+
 def test_evaluate_order_is_deterministic_and_ranked() -> None:
     inp = make_input(neuro(1), phq9(22, item9=None), gad7(16))
     reordered = replace(inp, latest=dict(reversed(list(inp.latest.items()))))
@@ -544,6 +735,95 @@ def test_select_latest_screens_invalid_older_than_valid_is_dropped() -> None:
         {"PHQ-9": "val"},
         None,
     )
+
+
+def ids_of(selected) -> tuple:
+    """Return the response ids of what select_latest_screens picked."""
+    return (
+        {code: r.response_id for code, r in selected.latest.items()},
+        selected.bpns.response_id if selected.bpns else None,
+        selected.neuro_incomplete.response_id if selected.neuro_incomplete else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        # the only NEURO-SX is incomplete with symptoms
+        ([neuro_incomplete(3, id="inc")], ({}, None, "inc")),
+        # newer than the latest valid one: kept beside it
+        (
+            [neuro(0, age=timedelta(days=2), id="val"), neuro_incomplete(3, id="inc")],
+            ({"NEURO-SX": "val"}, None, "inc"),
+        ),
+        # a newer complete form (grade 0) supersedes it; so does one completed at the same time
+        (
+            [neuro(0, id="val"), neuro_incomplete(3, age=timedelta(days=2), id="inc")],
+            ({"NEURO-SX": "val"}, None, None),
+        ),
+        (
+            [neuro(0, id="val"), neuro_incomplete(3, id="inc")],
+            ({"NEURO-SX": "val"}, None, None),
+        ),
+        # the latest of two incomplete ones; one without a symptom (grade None) counts for nothing
+        (
+            [
+                neuro_incomplete(1, age=timedelta(days=3), id="inc-old"),
+                neuro_incomplete(2, age=timedelta(days=2), id="inc-new"),
+                neuro_incomplete(None, age=timedelta(days=1), id="inc-unknown"),
+            ],
+            ({}, None, "inc-new"),
+        ),
+        # window: 14 days inclusive
+        ([neuro_incomplete(3, age=timedelta(days=14), id="inc")], ({}, None, "inc")),
+        ([neuro_incomplete(3, age=timedelta(days=14, seconds=1), id="inc")], ({}, None, None)),
+        # BPNS: an incomplete case counts unless a newer valid examination exists
+        ([bpns_incomplete(True, id="b-inc")], ({}, "b-inc", None)),
+        (
+            [bpns(False, age=timedelta(days=5), id="b-val"), bpns_incomplete(True, id="b-inc")],
+            ({}, "b-inc", None),
+        ),
+        (
+            [bpns(False, id="b-val"), bpns_incomplete(True, age=timedelta(days=5), id="b-inc")],
+            ({}, "b-val", None),
+        ),
+        # ... an incomplete examination with an unknown case is ignored
+        ([bpns_incomplete(None, id="b-inc")], ({}, None, None)),
+        (
+            [bpns(False, age=timedelta(days=5), id="b-val"), bpns_incomplete(None, id="b-inc")],
+            ({}, "b-val", None),
+        ),
+        (
+            [bpns_incomplete(True, age=timedelta(days=28, seconds=1), id="b-inc")],
+            ({}, None, None),
+        ),
+    ],
+)
+def test_select_latest_screens_incomplete_neuropathy_forms(
+    results: list[ScreenResult], expected: tuple
+) -> None:
+    selected = select_latest_screens(results, now=NOW, thresholds=DEFAULT)
+
+    assert ids_of(selected) == expected
+
+
+def test_select_then_evaluate_incomplete_neuro_fires_and_newer_valid_silences() -> None:
+    def run(results: list[ScreenResult]) -> list[tuple[str, str, str]]:
+        selected = select_latest_screens(results, now=NOW, thresholds=DEFAULT)
+        inp = EvaluationInput(
+            NOW,
+            selected.latest,
+            selected.bpns,
+            None,
+            None,
+            selected.phq9_invalid,
+            selected.neuro_incomplete,
+        )
+        return summarise(evaluate(inp, DEFAULT))
+
+    older = neuro_incomplete(3, age=timedelta(days=2))
+
+    assert (run([older]), run([older, neuro(0, age=timedelta(days=1))])) == ([T1, E1], [])
 
 
 def test_select_then_evaluate_stale_screen_ignored() -> None:
