@@ -80,4 +80,15 @@ def readiness() -> tuple[dict, int]:
             },
         }
         return body, 503
-    return {"status": "ok", "checks": checks}, 200
+    return {"status": "ok", "checks": checks, "worker_seen_at": worker_seen_at()}, 200
+
+
+def worker_seen_at() -> str | None:
+    """When a Celery worker last ran beat's heartbeat task (information: readiness needs no worker).
+
+    A time older than a few minutes means no worker or no beat is running: alerts would wait.
+    """
+    from notifications.models import WorkerHeartbeat
+
+    heartbeat = WorkerHeartbeat.objects.filter(id=1).first()
+    return heartbeat.seen_at.isoformat() if heartbeat else None

@@ -22,7 +22,21 @@ def test_readyz_names_the_backends_it_checked(api_client):
             "database": {"ok": True, "backend": "postgresql"},
             "broker": {"ok": True, "backend": "redis"},
         },
+        "worker_seen_at": None,
     }
+
+
+@pytest.mark.django_db
+def test_readyz_says_when_a_worker_last_ran_the_heartbeat(api_client):
+    from notifications.tasks import record_heartbeat
+
+    record_heartbeat.apply()  # as a worker would, when beat sends it
+
+    seen_at = api_client.get("/readyz").json()["worker_seen_at"]
+
+    from notifications.models import WorkerHeartbeat
+
+    assert seen_at == WorkerHeartbeat.objects.get().seen_at.isoformat()
 
 
 @pytest.mark.django_db
