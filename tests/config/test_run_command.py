@@ -132,7 +132,7 @@ def assert_service_ran(seen: dict, database: str, broker: str) -> None:
         assert name in seen["processes"], seen["log"][-3000:]
     assert seen["left_behind"] == []
     assert "http://127.0.0.1:" in seen["log"] and "/api/docs/" in seen["log"]
-    assert "createsuperuser" in seen["log"]
+    assert "DJANGO_DEBUG=1 .venv/bin/python manage.py createsuperuser" in seen["log"]
 
 
 @pytest.mark.slow

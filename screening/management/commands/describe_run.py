@@ -22,7 +22,9 @@ class Command(BaseCommand):
             f"  Database:   {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}",
             f"  Broker:     {settings.CELERY_BROKER_URL.split('://')[0]}",
             f"  Debug mode: {'on (development)' if settings.DEBUG else 'off'}",
-            "First admin user: .venv/bin/python manage.py createsuperuser",
+            "First admin user, in another terminal: "
+            + ("DJANGO_DEBUG=1 " if settings.DEBUG else "")
+            + ".venv/bin/python manage.py createsuperuser",
             "Ctrl-C stops all three processes.",
             "",
         ]
