@@ -39,13 +39,23 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path):
 
 
 def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
-    env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path)}
+    env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path), "DATABASE_URL": "postgresql://db/prod"}
     del env["DJANGO_SECRET_KEY"]
 
     result = run_manage("check", env=env)
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off" in result.stderr
+
+
+def test_manage_py_with_the_embedded_defaults_runs_in_development_mode(tmp_path):
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
+
+    result = run_manage(
+        "shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env
+    )
+
+    assert (result.returncode, result.stdout.strip().splitlines()[-1]) == (0, "True")
 
 
 def test_debug_is_off_unless_asked_for(settings):
