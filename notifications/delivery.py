@@ -16,122 +16,41 @@ carry it as ``Idempotency-Key``, so the receiving side can drop such a repeat.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Prefetch, Q
+from django.db import transaction
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from config.celery_app import app
-from screening.audit import record_audit
+from notifications.models import Alert, Channel, Delivery
+from notifications.recipients import usable_channels
+from notifications.transports import TransportError, get_transport
 from screening.models import SiteMembership
-
-from .models import Alert, Channel, Delivery
-from .transports import TransportError, get_transport
 
 logger = logging.getLogger(__name__)
 
+
 DELIVER_TASK = "notifications.deliver"
+
+
 # Pending rows younger than this are left to the task sent at commit; the sweep takes the rest.
 SWEEP_GRACE = timedelta(seconds=60)
+
+
 SWEEP_BATCH = 500
+
+
 MAX_BACKOFF_SECONDS = 600
+
+
 ERROR_LENGTH = 500
 
 
 class DeliveryRetry(Exception):
     """A transient failure: the row is pending again and the task should retry later."""
-
-
-@transaction.atomic
-def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, bool]:
-    """Add a channel to a user, or re-enable the same one if it was broken or inactive.
-
-    Returns the channel, the clear webhook signing secret (shown once; "" for other kinds) and
-    whether the channel is new. Raises ``ChannelExists`` if the same channel is already in use.
-    Audited.
-    """
-    secret = secrets.token_urlsafe(32) if kind == Channel.Kind.WEBHOOK else ""
-    channel = (
-        Channel.objects.select_for_update().filter(user=user, kind=kind, address=address).first()
-    )
-    if channel is not None:
-        if channel.active and channel.broken_at is None and not channel.implicit:
-            raise ChannelExists(channel)
-        was_implicit = channel.implicit
-        channel.active, channel.broken_at, channel.last_error = True, None, ""
-        channel.implicit, channel.signing_secret = False, secret
-        channel.save(
-            update_fields=["active", "implicit", "broken_at", "last_error", "signing_secret"]
-        )
-        record_audit(action="update", obj=channel, actor=actor, changes={"enabled": True})
-        return channel, secret, was_implicit
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent identical add wins the race
-            channel = Channel.objects.create(
-                user=user, kind=kind, address=address, signing_secret=secret
-            )
-    except IntegrityError:
-        raise ChannelExists(Channel.objects.get(user=user, kind=kind, address=address)) from None
-    record_audit(action="create", obj=channel, actor=actor, changes={"kind": kind})
-    return channel, secret, True
-
-
-class ChannelExists(Exception):
-    """The user already has this channel, active and working."""
-
-    def __init__(self, channel: Channel) -> None:
-        super().__init__(str(channel.pk))
-        self.channel = channel
-
-
-def usable_channels(user, *, exclude=None) -> list[Channel]:
-    """Return the user's configured, usable channels (but ``exclude``), or their implicit email.
-
-    A member without any usable configured channel receives alerts by email to their user address
-    (api.md, "Members receive that site's alerts by email ... unless other channels are
-    configured"); that address gets an ``implicit`` Channel row so that a delivery can point at
-    it, and is not used once the user configures a channel. Uses prefetched channels if any.
-    """
-    channels = [
-        c
-        for c in user.alert_channels.all()
-        if c.active and c.broken_at is None and not c.implicit and c.pk != exclude
-    ]
-    if channels:
-        return channels
-    if not user.email:
-        logger.error(
-            "alert recipient has no usable channel and no email address",
-            extra={"user_id": user.pk},
-        )
-        return []
-    channel, _ = Channel.objects.get_or_create(
-        user=user, kind=Channel.Kind.EMAIL, address=user.email, defaults={"implicit": True}
-    )
-    if channel.pk == exclude:
-        return []
-    if not channel.active or channel.broken_at is not None:
-        logger.error(
-            "alert recipient's only email channel is inactive or broken",
-            extra={"user_id": user.pk, "channel_id": str(channel.pk)},
-        )
-        return []
-    return [channel]
-
-
-def first_tier(site_id) -> int:
-    """Return the lowest escalation tier with an active member at a site (1 if none).
-
-    A site whose tier-1 members all left must not hold an urgent alert back until escalation.
-    """
-    lowest = SiteMembership.objects.filter(site_id=site_id, user__is_active=True).aggregate(
-        tier=Min("escalation_tier")
-    )["tier"]
-    return lowest or 1
 
 
 @transaction.atomic

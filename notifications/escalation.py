@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.delivery import plan_deliveries
 from screening.audit import record_audit
 from screening.models import SiteMembership
 
-from .delivery import plan_deliveries
 from .models import Alert
 
 logger = logging.getLogger(__name__)

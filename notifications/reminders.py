@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from screening import crypto
 from screening.models import Assessment
-from screening.schedules import reminder_times
+from screening.occurrences import reminder_times
 
 from .models import SubjectReminder
 

@@ -10,9 +10,10 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import F, Min
 from django.utils import timezone
 
+from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
 
-from . import delivery, escalation, evaluation, reminders
+from . import escalation, reminders
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)

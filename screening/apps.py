@@ -8,7 +8,7 @@ def create_default_profile(sender, apps=None, using="default", **kwargs) -> None
     A post_migrate hook rather than a data migration, so a database flushed by the tests (which
     emits post_migrate) has the default profile again, as a fresh install does.
     """
-    from .tdm import ensure_default_profile
+    from screening.services.profiles import ensure_default_profile
 
     try:
         model = apps.get_model("screening", "MonitoringProfile")
@@ -25,5 +25,3 @@ class ScreeningConfig(AppConfig):
         from . import signals  # noqa: F401 - connects the receivers
 
         post_migrate.connect(create_default_profile, sender=self)
-        # The Cmax and monitoring-profile admin lives in its own module (issue 5).
-        from . import admin_tdm  # noqa: F401

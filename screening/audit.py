@@ -1,5 +1,8 @@
 """Write the audit trail."""
 
+from datetime import date, datetime, time
+from typing import Any
+
 from django.db import models
 
 from .models import AuditEvent, Subject
@@ -26,3 +29,12 @@ def record_audit(
         changes=changes or {},
         reason=reason,
     )
+
+
+def audit_value(value: Any) -> Any:
+    """Return a JSON-ready form of a field value for the audit trail (dates, times, pk)."""
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return str(value.pk)
+    return value

@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from . import services, tdm
+from screening.services import assessments, outbox
+
 from .models import EvaluationRequest, Subject
 
 logger = logging.getLogger(__name__)
@@ -22,14 +23,14 @@ def materialise_all() -> int:
     for subject_id in ids:
         subject = Subject.objects.filter(pk=subject_id).first()
         if subject is not None:
-            services.materialise_assessments(subject=subject)
+            assessments.materialise_assessments(subject=subject)
     return len(ids)
 
 
 @shared_task(name="screening.open_due_assessments", acks_late=True)
 def open_due_assessments() -> int:
     """Open assessments whose window has started (beat, every minute)."""
-    count = services.open_due_assessments()
+    count = assessments.open_due_assessments()
     if count:
         logger.info("assessments opened", extra={"count": count})
     return count
@@ -38,7 +39,7 @@ def open_due_assessments() -> int:
 @shared_task(name="screening.close_missed_assessments", acks_late=True)
 def close_missed_assessments() -> int:
     """Mark unanswered assessments whose window has closed as missed (beat, every minute)."""
-    count = services.close_missed_assessments()
+    count = assessments.close_missed_assessments()
     if count:
         logger.info("assessments missed", extra={"count": count})
     return count
@@ -53,6 +54,8 @@ def request_periodic_evaluations() -> int:
     this pages nobody twice.
     """
     with transaction.atomic():
-        count = tdm.request_evaluation_of_active_subjects(reason=EvaluationRequest.Reason.PERIODIC)
+        count = outbox.request_evaluation_of_active_subjects(
+            reason=EvaluationRequest.Reason.PERIODIC
+        )
     logger.info("periodic evaluations requested", extra={"count": count})
     return count

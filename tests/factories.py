@@ -42,7 +42,7 @@ from screening.models import (
     SiteMembership,
     Subject,
 )
-from screening.tdm import current_profile
+from screening.services.profiles import current_profile
 
 STAFF_PASSWORD = "staff-pass-123"
 JOHANNESBURG = "Africa/Johannesburg"

@@ -8,13 +8,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
+from notifications.alerts import AlertConflict, acknowledge_alert, resolve_alert
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
 from screening.permissions import IsStaffUser
 from screening.selectors import is_admin, visible_subjects
 
 from ..models import Alert, Delivery
-from ..services import AlertConflict, acknowledge_alert, resolve_alert
 
 
 def visible_alerts(user) -> QuerySet[Alert]:

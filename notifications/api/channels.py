@@ -11,9 +11,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
+from notifications.recipients import ChannelExists, add_channel
 from screening.selectors import is_admin, staff_user_by_public_id
 
-from ..delivery import ChannelExists, add_channel
 from ..models import Channel
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")

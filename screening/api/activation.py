@@ -7,8 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiError
+from screening.services.activation import (
+    SubjectNotActive,
+    issue_activation_code,
+    revoke_subject_tokens,
+)
 
-from ..activation import SubjectNotActive, issue_activation_code, revoke_subject_tokens
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 

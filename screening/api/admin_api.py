@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiError, Pagination
+from screening.occurrences import is_valid_timezone
 
 from ..audit import record_audit
 from ..models import AuditEvent, Site, SiteMembership, StaffProfile
 from ..permissions import IsAdmin, IsStaffUser
-from ..schedules import is_valid_timezone
 from ..selectors import is_admin, staff_user_by_public_id, visible_sites
 
 User = get_user_model()

@@ -7,12 +7,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
+from screening.services.cmax_results import CmaxConflict, ImplausibleCmax, record_cmax_result
 
 from ..cmax import CmaxSample, group_occasions
 from ..models import CmaxResult, Subject
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
-from ..tdm import CmaxConflict, ImplausibleCmax, record_cmax_result
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -15,16 +15,16 @@ from rest_framework.views import APIView
 from config.api import ApiError, Pagination
 from questionnaires.definitions import localise
 from questionnaires.models import InstrumentVersion
-
-from ..activation import ActivationFailed, ActivationRateLimited, activate
-from ..models import Assessment
-from ..permissions import IsSubject
-from ..submissions import (
+from screening.services.activation import ActivationFailed, ActivationRateLimited, activate
+from screening.services.submissions import (
     AssessmentNotFound,
     SubmissionRejected,
     hash_request,
     submit_phone_response,
 )
+
+from ..models import Assessment
+from ..permissions import IsSubject
 
 INVALID_CODE_MESSAGE = "This activation code is not valid. Ask your clinic for a new code."
 # Printable ASCII, as a UUID or any client-chosen token would be; at most 128 characters.

@@ -12,15 +12,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
-
-from ..models import MonitoringProfile
-from ..permissions import IsAdmin
-from ..tdm import (
+from screening.services.profiles import (
     DEFAULT_DRUG,
     PROFILE_FIELDS,
     check_recommended_actions,
     create_profile_version,
 )
+
+from ..models import MonitoringProfile
+from ..permissions import IsAdmin
 
 # The standard ceiling of each source (clinical-reference §2): used when only the source changes.
 CEILING_OF_SOURCE = {

@@ -6,11 +6,11 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response as ApiResponse
 
 from config.api import ApiError, Pagination
+from screening.services.submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
 from ..models import Response
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
-from ..submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
 
 class ScoreSerializer(serializers.Serializer):

@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 
 from config.api import ApiError, Pagination
 from questionnaires.models import InstrumentVersion
+from screening import occurrences
+from screening.services import assessments, schedules
 
-from .. import schedules as timing
-from .. import services
 from ..models import Schedule, ScheduleEntry, Site
 from ..models.schedules import entry_timing_errors
 from ..permissions import IsAdminForWrites
@@ -32,12 +32,12 @@ class EntrySerializer(serializers.Serializer):
         required=False, help_text="Keep (and change) this current entry; omit for a new one."
     )
     instrument = serializers.CharField(source="instrument_code", max_length=32)
-    offset_days = serializers.IntegerField(min_value=0, max_value=timing.MAX_DAY)
+    offset_days = serializers.IntegerField(min_value=0, max_value=occurrences.MAX_DAY)
     repeat_every_days = serializers.IntegerField(
-        min_value=1, max_value=timing.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=1, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
     )
     until_day = serializers.IntegerField(
-        min_value=0, max_value=timing.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=0, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
     )
     time_of_day = serializers.TimeField(format="%H:%M")
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 60)
@@ -60,7 +60,7 @@ class EntrySerializer(serializers.Serializer):
             until_day=attrs["until_day"],
             window_hours=attrs["window_hours"],
             reminder_hours=attrs["reminder_hours"],
-            max_day=timing.MAX_DAY,
+            max_day=occurrences.MAX_DAY,
         )
         if errors:
             raise serializers.ValidationError(errors)
@@ -159,7 +159,7 @@ class ScheduleListCreateView(ListAPIView):
             raise ApiError(
                 400, "invalid", "New schedules have no entry ids.", {"entries": ["No ids."]}
             )
-        schedule = services.create_schedule(
+        schedule = schedules.create_schedule(
             name=values["name"],
             site=values["site"],
             is_default=values["is_default"],
@@ -195,14 +195,14 @@ class ScheduleDetailView(APIView):
         values = data.validated_data
         entries = values.get("entries")
         try:
-            services.update_schedule(
+            schedules.update_schedule(
                 schedule=schedule,
                 name=values.get("name"),
                 is_default=values.get("is_default"),
                 entries=[dict(e) for e in entries] if entries is not None else None,
                 actor=request.user,
             )
-        except services.ScheduleEntryUnknown:
+        except schedules.ScheduleEntryUnknown:
             raise ApiError(
                 400,
                 "invalid",
@@ -257,8 +257,8 @@ class SchedulePreviewView(APIView):
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        occurrences = timing.occurrences(
-            [services.entry_spec(e) for e in schedule.entries.filter(retired_at__isnull=True)],
+        planned = occurrences.occurrences(
+            [assessments.entry_spec(e) for e in schedule.entries.filter(retired_at__isnull=True)],
             treatment_start=values["treatment_start"],
             tz_name=values["timezone"],
         )
@@ -266,6 +266,6 @@ class SchedulePreviewView(APIView):
             {
                 "treatment_start": values["treatment_start"].isoformat(),
                 "timezone": values["timezone"],
-                "occurrences": OccurrenceSerializer(occurrences, many=True).data,
+                "occurrences": OccurrenceSerializer(planned, many=True).data,
             }
         )

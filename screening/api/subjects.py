@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiError, Pagination
+from screening.services import enrolment
 
-from .. import services
 from ..models import Assessment, RegimenChange, Schedule, Site, Subject
 from ..permissions import IsStaffUser
 from ..selectors import visible_sites, visible_subjects
@@ -222,7 +222,7 @@ class SubjectListCreateView(generics.ListAPIView):
         schedule = resolve_schedule(values.get("schedule"), site)
         contact = values.get("contact") or {}
         try:
-            subject = services.enrol_subject(
+            subject = enrolment.enrol_subject(
                 site=site,
                 study_id=values["study_id"],
                 treatment_start=values["treatment_start"],
@@ -238,7 +238,7 @@ class SubjectListCreateView(generics.ListAPIView):
                 regimen=dict(values["regimen"]) if values.get("regimen") else None,
                 actor=request.user,
             )
-        except services.DuplicateStudyId:
+        except enrolment.DuplicateStudyId:
             raise duplicate_study_id() from None
         subject = Subject.objects.select_related("site").get(pk=subject.pk)
         return Response(SubjectSerializer(subject).data, status=status.HTTP_201_CREATED)
@@ -273,10 +273,10 @@ class SubjectDetailView(APIView):
         if "sex" in values:
             values["sex"] = values["sex"] or ""
         try:
-            services.update_subject(
+            enrolment.update_subject(
                 subject=subject, fields=values, contact=contact, actor=request.user, **extra
             )
-        except services.DuplicateStudyId:
+        except enrolment.DuplicateStudyId:
             raise duplicate_study_id() from None
         return Response(SubjectSerializer(get_visible_subject(request, pk)).data)
 
@@ -299,10 +299,10 @@ class SubjectWithdrawView(APIView):
         data = WithdrawSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            services.withdraw_subject(
+            enrolment.withdraw_subject(
                 subject=subject, reason=data.validated_data["reason"], actor=request.user
             )
-        except services.AlreadyWithdrawn:
+        except enrolment.AlreadyWithdrawn:
             raise ApiError(409, "conflict", "The subject is already withdrawn.") from None
         return Response(SubjectSerializer(get_visible_subject(request, pk)).data)
 
@@ -337,7 +337,7 @@ class SubjectRegimenChangesView(generics.ListAPIView):
         subject = get_visible_subject(request, pk)
         data = RegimenChangeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        change = services.record_regimen_change(
+        change = enrolment.record_regimen_change(
             subject=subject, actor=request.user, **data.validated_data
         )
         return Response(RegimenChangeSerializer(change).data, status=status.HTTP_201_CREATED)

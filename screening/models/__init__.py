@@ -6,11 +6,12 @@ One module per part of the domain; everything is re-exported here so other code 
 
 from .access import AccessToken, ActivationCode
 from .audit import AuditEvent
+from .outbox import EvaluationRequest
 from .responses import Response
 from .schedules import Assessment, Schedule, ScheduleEntry
 from .staff import StaffProfile
 from .subjects import RegimenChange, Site, SiteMembership, Subject
-from .tdm import CmaxResult, EvaluationRequest, MonitoringProfile
+from .tdm import CmaxResult, MonitoringProfile
 
 __all__ = [
     "AccessToken",

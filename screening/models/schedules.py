@@ -68,7 +68,7 @@ class ScheduleEntry(models.Model):
         return f"{self.instrument_code} from day {self.offset_days}"
 
     def clean(self) -> None:
-        from ..schedules import MAX_DAY
+        from screening.occurrences import MAX_DAY
 
         errors = entry_timing_errors(
             offset_days=self.offset_days,

@@ -46,7 +46,7 @@ def checked(client, path: str):
 @benchmark(f"GET /api/v1/alerts/ (first page of {ALERTS})", baseline="GET /healthz (same client)")
 def alert_list() -> Case:
     from notifications.models import Alert
-    from screening.tdm import current_profile
+    from screening.services.profiles import current_profile
 
     site, client = arrange_site("bench-alerts")
     profile = current_profile()

@@ -4,7 +4,7 @@ import pytest
 
 from config.celery_app import app
 from notifications.delivery import DELIVER_TASK
-from screening.outbox import EVALUATE_TASK
+from screening.services.outbox import EVALUATE_TASK
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from config.celery_app import app
 from notifications.models import Alert, Delivery, WorkerHeartbeat
 from screening.models import CmaxResult, EvaluationRequest, Response
-from screening.outbox import request_evaluation
+from screening.services.outbox import request_evaluation
 from tests.conftest import WorkerProcess, celery_broker_at
 from tests.factories import (
     AssessmentFactory,

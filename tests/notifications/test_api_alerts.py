@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from notifications import services
+from notifications import alerts
 from notifications.evaluation import evaluate_subject
 from notifications.models import Alert, Channel, Delivery
 from screening.models import AuditEvent, CmaxResult
@@ -312,7 +312,7 @@ def test_two_clinicians_resolving_at_once_one_gets_200_the_other_409(
             connection.close()
 
     second = threading.Thread(target=resolve, args=(other, "no_change"))
-    record_audit = services.record_audit
+    record_audit = alerts.record_audit
 
     def dr_b_waits_for_a_lock() -> bool:
         with connection.cursor() as cursor:
@@ -326,7 +326,7 @@ def test_two_clinicians_resolving_at_once_one_gets_200_the_other_409(
             wait_for(dr_b_waits_for_a_lock, timeout=10)
         return record_audit(**kwargs)
 
-    monkeypatch.setattr(services, "record_audit", audit_while_dr_b_tries)
+    monkeypatch.setattr(alerts, "record_audit", audit_while_dr_b_tries)
     resolve(clinician, "dose_reduced")
     second.join(30)
 

@@ -9,13 +9,8 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
-from notifications import delivery as delivery_module
-from notifications.delivery import (
-    DeliveryRetry,
-    deliver,
-    plan_deliveries,
-    sweep_deliveries,
-)
+from notifications import delivery
+from notifications.delivery import DeliveryRetry, deliver, plan_deliveries, sweep_deliveries
 from notifications.models import Alert, Channel, Delivery
 from screening.models import SiteMembership
 from tests.factories import (
@@ -165,7 +160,7 @@ def test_deliver_smtp_failing_three_times_then_accepting_sends_exactly_one_email
 
 def test_deliver_backs_off_exponentially():
     with override_settings(DELIVERY_RETRY_BACKOFF_SECONDS=30):
-        assert [delivery_module.backoff(n).total_seconds() for n in range(1, 8)] == [
+        assert [delivery.backoff(n).total_seconds() for n in range(1, 8)] == [
             30,
             60,
             120,

@@ -8,12 +8,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications import delivery
-from notifications.evaluation import evaluate_subject, latest_dose_change_at
+from notifications.alerts import resolve_alert
+from notifications.evaluation import evaluate_subject
 from notifications.models import Alert
-from notifications.services import resolve_alert
+from screening.evidence import latest_dose_change_at
 from screening.models import AuditEvent, EvaluationRequest, Response, Subject
-from screening.submissions import enter_staff_response, submit_phone_response
-from screening.tdm import create_profile_version, record_cmax_result
+from screening.services.cmax_results import record_cmax_result
+from screening.services.profiles import create_profile_version
+from screening.services.submissions import enter_staff_response, submit_phone_response
 from tests.factories import (
     AssessmentFactory,
     CmaxResultFactory,

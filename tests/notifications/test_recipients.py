@@ -4,7 +4,7 @@ import pytest
 
 from notifications.delivery import plan_deliveries
 from notifications.models import Alert, Channel
-from screening.tdm import current_profile
+from screening.services.profiles import current_profile
 from tests.factories import SubjectFactory, UserFactory, staff_client
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def test_adding_the_implicit_address_makes_it_a_configured_channel():
 
 def test_a_site_without_tier_1_members_pages_its_first_tier_at_once():
     from notifications.evaluation import evaluate_subject
-    from screening.outbox import request_evaluation
+    from screening.services.outbox import request_evaluation
     from tests.factories import ResponseFactory, phq9_answers
 
     subject = SubjectFactory()

@@ -8,8 +8,8 @@ from django.core import mail
 
 from notifications import reminders
 from notifications.models import SubjectReminder
-from screening import services
 from screening.models import Assessment
+from screening.services import enrolment
 from tests.factories import ScheduleEntryFactory, ScheduleFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def enrol(email="p.secret@example.org"):
         schedule=schedule, repeat_every_days=None, until_day=None, reminder_hours=[24, 48]
     )
     with time_machine.travel(ENROLLED, tick=False):
-        return services.enrol_subject(
+        return enrolment.enrol_subject(
             site=site,
             study_id="R-1",
             treatment_start=date(2025, 3, 3),

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from screening.models import EvaluationRequest, MonitoringProfile
-from screening.tdm import PROFILE_FIELDS
+from screening.services.profiles import PROFILE_FIELDS
 from tests.factories import CmaxResultFactory, SubjectFactory
 
 pytestmark = pytest.mark.django_db

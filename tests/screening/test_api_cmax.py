@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from notifications.models import Alert
 from notifications.tasks import sweep_evaluations
-from screening import tdm
 from screening.models import AuditEvent, CmaxResult, EvaluationRequest
+from screening.services import cmax_results
 from tests.conftest import celery_broker_at
 from tests.factories import (
     CmaxResultFactory,
@@ -160,7 +160,7 @@ def test_a_concurrent_duplicate_is_answered_from_the_row_that_won(subject, clini
 
     CmaxResult.objects.filter = lookup_missing_once
     try:
-        result, created = tdm.record_cmax_result(
+        result, created = cmax_results.record_cmax_result(
             subject=subject, lab_reference="LAB-RACE", entered_by=clinician, **data
         )
     finally:
@@ -310,7 +310,7 @@ def test_post_with_the_broker_down_still_answers_201_and_the_sweep_evaluates_lat
 
     assert response.status_code == 201
     assert len(callbacks) == 1  # the send was attempted after commit, and failed quietly
-    assert [r.getMessage() for r in caplog.records if r.name == "screening.outbox"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "screening.services.outbox"] == [
         "evaluation not sent; the sweep will retry"
     ]
     pending = EvaluationRequest.objects.get(processed_at__isnull=True)

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from screening.schedules import (
+from screening.occurrences import (
     EntrySpec,
     entry_days,
     is_valid_timezone,

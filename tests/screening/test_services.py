@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 import time_machine
 
-from screening import services
 from screening.models import Assessment, AuditEvent, EvaluationRequest, ScheduleEntry, Subject
+from screening.services import assessments, enrolment, schedules
 from tests.factories import (
     AssessmentFactory,
     ScheduleEntryFactory,
@@ -40,7 +40,7 @@ def timeline(subject) -> list[tuple]:
 
 
 def enrol(site, schedule=None, *, tz="Africa/Johannesburg", start=date(2025, 3, 3), **kw):
-    return services.enrol_subject(
+    return enrolment.enrol_subject(
         site=site,
         study_id=kw.pop("study_id", "S-001"),
         treatment_start=start,
@@ -89,9 +89,9 @@ def test_materialise_twice_creates_nothing_new():
     subject = enrol(site, schedule)
     before = list(Assessment.objects.filter(subject=subject).values_list("id", "updated_at"))
 
-    result = services.materialise_assessments(subject=subject)
+    result = assessments.materialise_assessments(subject=subject)
 
-    assert result == services.MaterialiseResult(created=0, retimed=0, cancelled=0)
+    assert result == assessments.MaterialiseResult(created=0, retimed=0, cancelled=0)
     after = list(Assessment.objects.filter(subject=subject).values_list("id", "updated_at"))
     assert sorted(after) == sorted(before)
     assert len(after) == 2 * 13  # days 0, 14, ..., 168
@@ -160,7 +160,7 @@ def test_enrol_duplicate_study_id_raises():
     site = SiteFactory()
     enrol(site, study_id="DUP-1")
 
-    with pytest.raises(services.DuplicateStudyId):
+    with pytest.raises(enrolment.DuplicateStudyId):
         enrol(site, study_id="DUP-1")
 
     assert Subject.objects.filter(study_id="DUP-1").count() == 1
@@ -184,7 +184,7 @@ def test_schedule_edit_leaves_opened_and_answered_assessments_untouched():
     )
 
     # Same entry moved to 10:00 and to every 7 days until day 21; a GAD-7 added.
-    services.update_schedule(
+    schedules.update_schedule(
         schedule=schedule,
         entries=[
             {
@@ -218,7 +218,7 @@ def test_schedule_edit_retires_removed_entry_and_cancels_its_unopened_assessment
     gad = ScheduleEntryFactory(schedule=schedule, **entry_dict(instrument_code="GAD-7"))
     subject = enrol(site, schedule)
 
-    services.update_schedule(schedule=schedule, entries=[entry_dict()])  # PHQ-9 unchanged
+    schedules.update_schedule(schedule=schedule, entries=[entry_dict()])  # PHQ-9 unchanged
 
     phq.refresh_from_db()
     gad.refresh_from_db()
@@ -238,15 +238,15 @@ def test_schedule_edit_with_unknown_entry_id_raises():
     schedule = ScheduleFactory()
     other = ScheduleEntryFactory()
 
-    with pytest.raises(services.ScheduleEntryUnknown):
-        services.update_schedule(schedule=schedule, entries=[{"id": other.pk, **entry_dict()}])
+    with pytest.raises(schedules.ScheduleEntryUnknown):
+        schedules.update_schedule(schedule=schedule, entries=[{"id": other.pk, **entry_dict()}])
 
 
 def test_create_schedule_default_replaces_the_sites_old_default():
     site = SiteFactory()
     old = ScheduleFactory(site=site, is_default=True)
 
-    new = services.create_schedule(name="New", site=site, is_default=True, entries=[entry_dict()])
+    new = schedules.create_schedule(name="New", site=site, is_default=True, entries=[entry_dict()])
 
     old.refresh_from_db()
     assert (old.is_default, new.is_default) == (False, True)
@@ -260,7 +260,7 @@ def test_withdraw_cancels_open_and_scheduled_keeps_completed():
     subject = enrol(site, schedule)
     Assessment.objects.filter(subject=subject, occurrence=1).update(status="completed")
 
-    services.withdraw_subject(subject=subject, reason="moved away")
+    enrolment.withdraw_subject(subject=subject, reason="moved away")
 
     subject.refresh_from_db()
     assert (subject.status, subject.withdrawn_at) == (
@@ -270,9 +270,9 @@ def test_withdraw_cancels_open_and_scheduled_keeps_completed():
     assert [status for *_, status in timeline(subject)] == ["cancelled", "completed", "cancelled"]
     event = AuditEvent.objects.get(action="withdraw")
     assert (event.reason, event.changes["cancelled_assessments"]) == ("moved away", 2)
-    with pytest.raises(services.AlreadyWithdrawn):
-        services.withdraw_subject(subject=subject, reason="again")
-    assert services.materialise_assessments(subject=subject) == services.MaterialiseResult()
+    with pytest.raises(enrolment.AlreadyWithdrawn):
+        enrolment.withdraw_subject(subject=subject, reason="again")
+    assert assessments.materialise_assessments(subject=subject) == assessments.MaterialiseResult()
 
 
 @time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
@@ -284,11 +284,11 @@ def test_materialise_with_a_subject_read_before_its_withdrawal_revives_nothing()
     ScheduleEntryFactory(schedule=schedule, **entry_dict())
     subject = enrol(site, schedule)
     stale = Subject.objects.get(pk=subject.pk)
-    services.withdraw_subject(subject=subject, reason="moved away")
+    enrolment.withdraw_subject(subject=subject, reason="moved away")
 
-    result = services.materialise_assessments(subject=stale)
+    result = assessments.materialise_assessments(subject=stale)
 
-    assert result == services.MaterialiseResult()
+    assert result == assessments.MaterialiseResult()
     assert [status for *_, status in timeline(subject)] == ["cancelled"] * 3
 
 
@@ -299,7 +299,7 @@ def test_schedule_edit_of_an_entrys_instrument_applies_to_its_unopened_assessmen
     entry = ScheduleEntryFactory(schedule=schedule, **entry_dict(instrument_code="GAD-7"))
     subject = enrol(site, schedule)
 
-    services.update_schedule(
+    schedules.update_schedule(
         schedule=schedule, entries=[{"id": entry.pk, **entry_dict(instrument_code="PHQ-9")}]
     )
 
@@ -318,7 +318,7 @@ def test_update_subject_retimes_unopened_assessments_and_audits_without_contact_
     ScheduleEntryFactory(schedule=schedule, **entry_dict())
     subject = enrol(site, schedule)
 
-    services.update_subject(
+    enrolment.update_subject(
         subject=subject,
         fields={"timezone": "UTC", "language": "af"},
         contact={"email": "secret@example.org"},
@@ -348,10 +348,10 @@ def test_open_and_close_sweeps_are_idempotent():
     )
     closing = AssessmentFactory(subject=subject, opens_at=t0 - dt.timedelta(days=3), status="open")
 
-    assert services.open_due_assessments(now=t0 + dt.timedelta(minutes=1)) == 1
-    assert services.open_due_assessments(now=t0 + dt.timedelta(minutes=1)) == 0
-    assert services.close_missed_assessments(now=t0 + dt.timedelta(minutes=1)) == 1
-    assert services.close_missed_assessments(now=t0 + dt.timedelta(minutes=1)) == 0
+    assert assessments.open_due_assessments(now=t0 + dt.timedelta(minutes=1)) == 1
+    assert assessments.open_due_assessments(now=t0 + dt.timedelta(minutes=1)) == 0
+    assert assessments.close_missed_assessments(now=t0 + dt.timedelta(minutes=1)) == 1
+    assert assessments.close_missed_assessments(now=t0 + dt.timedelta(minutes=1)) == 0
 
     statuses = {a.pk: a.status for a in Assessment.objects.all()}
     assert statuses == {due.pk: "open", later.pk: "scheduled", closing.pk: "missed"}
@@ -362,7 +362,7 @@ def test_open_sweep_skips_withdrawn_subjects():
     t0 = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
     AssessmentFactory(subject=subject, opens_at=t0, status="scheduled")
 
-    assert services.open_due_assessments(now=t0) == 0
+    assert assessments.open_due_assessments(now=t0) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -380,7 +380,7 @@ def test_concurrent_duplicate_enrolments_one_wins_the_other_is_duplicate():
             barrier.wait(5)
             enrol(site, study_id="RACE-1")
             outcomes.append("created")
-        except services.DuplicateStudyId:
+        except enrolment.DuplicateStudyId:
             outcomes.append("duplicate")
         finally:
             default_connection.close()

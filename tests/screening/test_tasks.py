@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from screening import services, tasks
+from screening import tasks
 from screening.models import Assessment
+from screening.services import enrolment
 from tests.factories import ScheduleEntryFactory, ScheduleFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def test_sweeps_open_then_miss_as_time_passes():
     schedule = ScheduleFactory(site=site)
     ScheduleEntryFactory(schedule=schedule, repeat_every_days=7, until_day=7, window_hours=24)
     with time_machine.travel(datetime(2025, 3, 3, 6, 0, tzinfo=UTC), tick=False):
-        subject = services.enrol_subject(
+        subject = enrolment.enrol_subject(
             site=site,
             study_id="T-1",
             treatment_start=date(2025, 3, 3),
@@ -54,7 +55,7 @@ def test_two_workers_running_the_same_sweeps_at_once_create_and_change_each_asse
     schedule = ScheduleFactory(site=site)
     ScheduleEntryFactory(schedule=schedule, repeat_every_days=7, until_day=28, window_hours=24)
     with time_machine.travel(datetime(2025, 3, 3, 6, 0, tzinfo=UTC), tick=False):
-        subject = services.enrol_subject(
+        subject = enrolment.enrol_subject(
             site=site,
             study_id="T-3",
             treatment_start=date(2025, 3, 3),

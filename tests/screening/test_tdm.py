@@ -7,7 +7,7 @@ import pytest
 
 from screening.models import AuditEvent, EvaluationRequest, MonitoringProfile
 from screening.rules import Thresholds
-from screening.tdm import (
+from screening.services.profiles import (
     ACTION_LISTS,
     ACTION_TEMPLATES,
     check_recommended_actions,

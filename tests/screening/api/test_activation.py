@@ -7,8 +7,8 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from screening.activation import hash_code, normalise_code
 from screening.models import AccessToken, ActivationCode, AuditEvent, Subject
+from screening.services.activation import hash_code, normalise_code
 from tests.factories import SiteFactory, SubjectFactory, UserFactory, staff_client
 
 ACTIVATE = "/api/v1/subject-auth/activate/"

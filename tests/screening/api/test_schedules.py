@@ -108,7 +108,7 @@ def test_patch_entries_keeps_unchanged_ids_retires_removed_and_spares_opened(
     ).json()
     phq_id = next(e["id"] for e in created["entries"] if e["instrument"] == "PHQ-9")
     subject = SubjectFactory(site=site, schedule_id=created["id"], treatment_start=date(2025, 3, 3))
-    from screening.services import materialise_assessments
+    from screening.services.assessments import materialise_assessments
 
     materialise_assessments(subject=subject)
     opened_gad = Assessment.objects.get(subject=subject, instrument_code="GAD-7", occurrence=0)

@@ -11,8 +11,7 @@ import logging
 from django.db import transaction
 
 from config.celery_app import app
-
-from .models import EvaluationRequest, Subject
+from screening.models import EvaluationRequest, Subject
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +37,39 @@ def send_evaluation(subject_id: str) -> None:
             "evaluation not sent; the sweep will retry",
             extra={"subject_id": subject_id, "error": type(exc).__name__},
         )
+
+
+def request_evaluation_of_active_subjects(*, reason: str, source_id: str = "") -> int:
+    """Write one outbox row per active subject and send their tasks after commit; return count."""
+    subject_ids = list(
+        Subject.objects.filter(status=Subject.Status.ACTIVE).values_list("id", flat=True)
+    )
+    EvaluationRequest.objects.bulk_create(
+        [
+            EvaluationRequest(subject_id=subject_id, reason=reason, source_id=source_id)
+            for subject_id in subject_ids
+        ],
+        batch_size=1000,
+    )
+    ids = [str(subject_id) for subject_id in subject_ids]
+    transaction.on_commit(lambda: send_evaluations(ids))
+    return len(ids)
+
+
+def send_evaluations(subject_ids: list[str]) -> int:
+    """Send one evaluation task per subject; stop at the first broker failure (the sweep resends).
+
+    Return how many were sent.
+    """
+    sent = 0
+    for subject_id in subject_ids:
+        try:
+            app.send_task(EVALUATE_TASK, args=[subject_id])
+        except Exception as exc:  # broker down: the outbox rows stay pending for the sweep
+            logger.warning(
+                "evaluations not sent; the sweep will retry",
+                extra={"pending": len(subject_ids) - sent, "error": type(exc).__name__},
+            )
+            break
+        sent += 1
+    return sent

@@ -17,10 +17,9 @@ from questionnaires.models import InstrumentVersion
 from questionnaires.scoring import ScoringError, UnknownScoringError, score_definition
 from questionnaires.services import get_current_version
 from questionnaires.validation import ANSWERS_FIELD, validate_answers
-
-from .audit import record_audit
-from .models import Assessment, AuditEvent, Response, Subject
-from .outbox import request_evaluation
+from screening.audit import record_audit
+from screening.models import Assessment, AuditEvent, Response, Subject
+from screening.services.outbox import request_evaluation
 
 # A device clock may run a little fast; beyond this a "completed" time in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)

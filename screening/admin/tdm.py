@@ -6,8 +6,12 @@ Kept apart from ``screening/admin.py``; ``ScreeningConfig.ready`` imports it.
 from django import forms
 from django.contrib import admin
 
-from .models import CmaxResult, MonitoringProfile
-from .tdm import PROFILE_FIELDS, check_recommended_actions, create_profile_version
+from screening.models import CmaxResult, MonitoringProfile
+from screening.services.profiles import (
+    PROFILE_FIELDS,
+    check_recommended_actions,
+    create_profile_version,
+)
 
 
 @admin.register(CmaxResult)

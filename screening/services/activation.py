@@ -25,8 +25,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from .audit import record_audit
-from .models import AccessToken, ActivationCode, AuditEvent, Subject
+from screening.audit import record_audit
+from screening.models import AccessToken, ActivationCode, AuditEvent, Subject
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 CODE_LENGTH = 10

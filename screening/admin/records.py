@@ -1,0 +1,36 @@
+"""Read-only admin for what is never edited: assessments, responses and the audit trail."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from screening.admin.base import ReadOnlyAdmin
+from screening.models import (
+    Assessment,
+    AuditEvent,
+    Response,
+)
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "instrument_code", "occurrence", "opens_at", "closes_at", "status"]
+    list_filter = ["status", "instrument_code"]
+    list_select_related = ["subject"]
+    search_fields = ["subject__study_id"]
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "instrument_code", "source", "completed_at", "valid"]
+    list_filter = ["instrument_code", "source"]
+    list_select_related = ["subject"]
+    search_fields = ["subject__study_id"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "action", "object_type", "object_id", "actor", "subject"]
+    list_filter = ["action", "object_type"]
+    list_select_related = ["actor", "subject"]
+    search_fields = ["object_id", "subject__study_id"]

@@ -1,0 +1,102 @@
+"""Admin for schedules and their entries, with a preview of the occurrences they create."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from screening import occurrences
+from screening.audit import record_audit
+from screening.models import (
+    AuditEvent,
+    Schedule,
+    ScheduleEntry,
+)
+from screening.services import assessments, schedules
+
+PREVIEW_COUNT = 20
+
+
+class ScheduleEntryInline(admin.TabularInline):
+    model = ScheduleEntry
+    extra = 0
+    fields = [
+        "instrument_code",
+        "offset_days",
+        "repeat_every_days",
+        "until_day",
+        "time_of_day",
+        "window_hours",
+        "reminder_hours",
+        "retired_at",
+    ]
+    readonly_fields = ["retired_at"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # remove an entry through the API, which retires it and its assessments
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(retired_at__isnull=True)
+
+
+def schedule_preview_rows(schedule: Schedule, *, start=None, count: int = PREVIEW_COUNT) -> list:
+    """Return the first occurrences for a treatment starting today in the site's time zone."""
+    tz_name = schedule.site.timezone if schedule.site else "UTC"
+    start = start or timezone.now().date()
+    entries = [assessments.entry_spec(e) for e in schedule.entries.filter(retired_at__isnull=True)]
+    return occurrences.occurrences(entries, treatment_start=start, tz_name=tz_name)[:count]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "site", "is_default"]
+    list_filter = ["site"]
+    inlines = [ScheduleEntryInline]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="preview (treatment starting today, site time zone)")
+    def preview(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "Save the schedule to see its preview."
+        try:
+            rows = schedule_preview_rows(obj)
+        except ValueError as exc:
+            return f"Cannot preview: {exc}"
+        if not rows:
+            return "No occurrences."
+        zone = obj.site.timezone if obj.site else "UTC"
+        from zoneinfo import ZoneInfo
+
+        return format_html_join(
+            "\n",
+            "<div>{} #{}: day {} &mdash; opens {} ({}), closes {}</div>",
+            (
+                (
+                    o.instrument_code,
+                    o.occurrence,
+                    o.day,
+                    o.opens_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M"),
+                    zone,
+                    o.closes_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M"),
+                )
+                for o in rows
+            ),
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        schedule = form.instance
+        record_audit(
+            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            obj=schedule,
+            actor=request.user,
+            changes={
+                "via": "django admin",
+                "entries": [
+                    schedules._entry_audit(e)
+                    for e in schedule.entries.filter(retired_at__isnull=True)
+                ],
+            },
+        )
+        assessments.materialise_schedule_subjects(schedule=schedule)

@@ -1,0 +1,231 @@
+"""The decision table's inputs for a subject at an instant, and their snapshot.
+
+Inputs (clinical-reference §3), as of ``now``:
+- responses completed within max(look-back, BPNS window) days, valid or not, mapped to
+  ``ScreenResult`` with their stored score's grade, case and flags (the pure
+  ``select_latest_screens`` picks the latest valid one per instrument inside its window, plus the
+  invalid forms the rules still read: a PHQ-9 for D1, an incomplete NEURO-SX whose grade is a lower
+  bound, a BPNS whose ``case`` is True);
+- Cmax samples taken within the recency window plus one day (an occasion's earlier sample may lie
+  up to a day before its newest one), mapped to ``CmaxSample`` for ``select_current_cmax``;
+- evidence cannot have happened after it reached us: a completion or sample time later than the
+  row's receipt (``received_at``, ``created_at``) is read as the receipt time. Phones and lab
+  clocks may run up to 5 minutes ahead of ours (``CLOCK_SKEW``), and the evaluation queued by the
+  submission runs at once: without the cap it would ignore the new evidence as "in the future",
+  mark the request processed, and nothing would evaluate it again;
+- the regimen: the latest ``RegimenChange`` effective at or before ``now``. The latest *dose
+  change* is the latest change whose drug or mg/day differs from the change before it. A change of
+  pyridoxine, co-medication or alcohol use only is not a dose change (the Cmax still reflects the
+  dose), and the first recorded regimen is not one either: it records the regimen in force at
+  enrolment, with no earlier dose to differ from (plausibility already refuses samples before the
+  treatment start);
+- the monitoring profile: the latest version for the regimen's drug, else the default drug's.
+
+``gather_inputs`` reads them in four queries; ``snapshot_inputs`` is the JSON stored on an alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models.functions import Least
+
+from screening.cmax import CmaxSample
+from screening.models import (
+    CmaxResult,
+    MonitoringProfile,
+    RegimenChange,
+    Response,
+    Subject,
+)
+from screening.rules import (
+    PHQ9,
+    EvaluationInput,
+    Regimen,
+    ScreenResult,
+    Thresholds,
+)
+from screening.services.profiles import DEFAULT_DRUG, current_profile, thresholds_for
+
+# An occasion's samples lie within 24 h of each other (screening.cmax): load one day more than
+# the recency window so the whole latest occasion is seen.
+CMAX_LOAD_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class GatheredInputs:
+    """Everything read from the database for one evaluation, already in the pure types."""
+
+    now: datetime
+    profile: MonitoringProfile
+    thresholds: Thresholds
+    screens: list[ScreenResult]
+    samples: list[CmaxSample]
+    regimen: Regimen | None
+    latest_dose_change_at: datetime | None
+    entered_at: dict[str, datetime]  # evidence id -> when it entered the system
+
+
+def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
+    """Read the subject's regimen, profile, recent responses and Cmax samples (four queries)."""
+    changes = list(
+        RegimenChange.objects.filter(subject=subject, effective_from__lte=now).order_by(
+            "effective_from", "created_at"
+        )
+    )
+    regimen = to_regimen(changes[-1]) if changes else None
+    profile = current_profile(regimen.drug if regimen is not None else DEFAULT_DRUG)
+    thresholds = thresholds_for(profile)
+    entered_at: dict[str, datetime] = {}
+
+    screen_since = now - timedelta(days=max(thresholds.lookback_days, thresholds.bpns_window_days))
+    responses = (
+        Response.objects.filter(subject=subject, completed_at__gte=screen_since)
+        .annotate(known_completed_at=Least("completed_at", "received_at"))
+        .filter(known_completed_at__gte=screen_since, known_completed_at__lte=now)
+        .only("id", "instrument_code", "completed_at", "received_at", "score", "valid", "answers")
+    )
+    screens = []
+    for response in responses:
+        screens.append(to_screen_result(response, completed_at=response.known_completed_at))
+        entered_at[str(response.pk)] = response.received_at
+
+    cmax_since = now - timedelta(days=thresholds.cmax_recency_days) - CMAX_LOAD_MARGIN
+    samples = []
+    for row in (
+        CmaxResult.objects.filter(subject=subject, sampled_at__gte=cmax_since)
+        .annotate(known_sampled_at=Least("sampled_at", "created_at"))
+        .filter(known_sampled_at__gte=cmax_since, known_sampled_at__lte=now)
+        .values("id", "value_ug_per_ml", "known_sampled_at", "hours_post_dose", "created_at")
+    ):
+        samples.append(
+            CmaxSample(
+                id=str(row["id"]),
+                value_ug_per_ml=row["value_ug_per_ml"],
+                sampled_at=row["known_sampled_at"],
+                hours_post_dose=row["hours_post_dose"],
+            )
+        )
+        entered_at[str(row["id"])] = row["created_at"]
+
+    return GatheredInputs(
+        now=now,
+        profile=profile,
+        thresholds=thresholds,
+        screens=screens,
+        samples=samples,
+        regimen=regimen,
+        latest_dose_change_at=latest_dose_change_at(changes),
+        entered_at=entered_at,
+    )
+
+
+def to_regimen(change: RegimenChange) -> Regimen:
+    """Map a regimen change to the decision table's regimen."""
+    return Regimen(
+        drug=change.drug,
+        dose_mg_per_day=change.dose_mg_per_day,
+        pyridoxine_mg_per_day=change.pyridoxine_mg_per_day,
+        isoniazid=change.isoniazid,
+        ethionamide=change.ethionamide,
+        alcohol_use=change.alcohol_use,
+    )
+
+
+def latest_dose_change_at(changes: list[RegimenChange]) -> datetime | None:
+    """Return when the drug or its dose last changed; changes are in effective order."""
+    latest = None
+    for previous, current in zip(changes, changes[1:], strict=False):
+        if (current.drug, current.dose_mg_per_day) != (previous.drug, previous.dose_mg_per_day):
+            latest = current.effective_from
+    return latest
+
+
+def as_int(value: Any) -> int | None:
+    """Return an integer score field, or None for anything else (bool included)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def to_screen_result(response: Response, *, completed_at: datetime | None = None) -> ScreenResult:
+    """Map a stored response and its score (``Score.as_dict``) to the decision table's input.
+
+    ``completed_at`` overrides the stored completion time (``gather_inputs`` passes the time
+    capped at receipt).
+    """
+    score = response.score if isinstance(response.score, dict) else {}
+    flags = score.get("flags")
+    case = score.get("case")
+    item9 = None
+    if response.instrument_code == PHQ9 and isinstance(response.answers, dict):
+        item9 = as_int(response.answers.get("phq9_9"))
+    return ScreenResult(
+        response_id=str(response.pk),
+        instrument=response.instrument_code,
+        completed_at=completed_at or response.completed_at,
+        total=as_int(score.get("total")),
+        band=score.get("band") if isinstance(score.get("band"), str) else None,
+        flags=tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),
+        valid=bool(response.valid),
+        grade=as_int(score.get("grade")),
+        case=case if isinstance(case, bool) else None,
+        item9=item9,
+    )
+
+
+def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -> dict[str, Any]:
+    """Return the JSON snapshot of what the decision table read (stored on a new alert)."""
+
+    def screen(result: ScreenResult | None) -> dict[str, Any] | None:
+        if result is None:
+            return None
+        return {
+            "response_id": result.response_id,
+            "instrument": result.instrument,
+            "completed_at": result.completed_at.isoformat(),
+            "total": result.total,
+            "band": result.band,
+            "flags": list(result.flags),
+            "valid": result.valid,
+            "grade": result.grade,
+            "case": result.case,
+        }
+
+    cmax = evaluation_input.cmax
+    regimen = inputs.regimen
+    profile = inputs.profile
+    return {
+        "evaluated_at": inputs.now.isoformat(),
+        "profile": {
+            "id": str(profile.pk),
+            "drug": profile.drug,
+            "name": profile.name,
+            "version": profile.version,
+        },
+        "screens": {code: screen(result) for code, result in evaluation_input.latest.items()},
+        "bpns": screen(evaluation_input.bpns),
+        "phq9_invalid": screen(evaluation_input.phq9_invalid),
+        "neuro_incomplete": screen(evaluation_input.neuro_incomplete),
+        "cmax": None
+        if cmax is None
+        else {
+            "cmax_id": cmax.id,
+            "value_ug_per_ml": str(cmax.value_ug_per_ml),
+            "sampled_at": cmax.sampled_at.isoformat(),
+            "hours_post_dose": str(cmax.hours_post_dose),
+        },
+        "latest_dose_change_at": inputs.latest_dose_change_at.isoformat()
+        if inputs.latest_dose_change_at
+        else None,
+        "regimen": None
+        if regimen is None
+        else {
+            "drug": regimen.drug,
+            "dose_mg_per_day": regimen.dose_mg_per_day,
+            "pyridoxine_mg_per_day": regimen.pyridoxine_mg_per_day,
+            "isoniazid": regimen.isoniazid,
+            "ethionamide": regimen.ethionamide,
+            "alcohol_use": regimen.alcohol_use,
+        },
+    }
