@@ -23,8 +23,8 @@ def activation_link(code: str, request=None) -> str:
 
 def qr_svg(data: str) -> str:
     """Return the QR code of ``data`` as an SVG document (segno, error correction M)."""
-    buffer = io.StringIO()
+    buffer = io.BytesIO()
     segno.make(data, error="m").save(
         buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title="QR code"
     )
-    return buffer.getvalue()
+    return buffer.getvalue().decode()
