@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 WIDTH = 900
-LEFT = 150
+LEFT = 180
 RIGHT = 20
 TOP = 44  # room for the alert markers
 LANE_HEIGHT = 100
 LANE_GAP = 28
 AXIS = 36
+SEVERITY_ORDER = {"urgent": 0, "high": 1, "routine": 2}
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def layout(
     ticks = []
     for step in range(5):
         at = start + (end - start) * step / 4
-        ticks.append({"x": x(at), "label": f"{at:%d %b %Y}"})
+        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
+        ticks.append({"x": x(at), "label": f"{at:%d %b %Y}", "anchor": anchor})
     return {
         "width": WIDTH,
         "height": height,
@@ -132,8 +134,10 @@ def layout(
         "regimen_changes": [
             {"x": x(marker.at), "label": marker.label} for marker in regimen_changes
         ],
+        # The most severe drawn last, so on top where two alerts share a moment.
         "alerts": [
-            {"x": x(marker.at), "label": marker.label, "kind": marker.kind} for marker in alerts
+            {"x": x(marker.at), "label": marker.label, "kind": marker.kind}
+            for marker in sorted(alerts, key=lambda m: -SEVERITY_ORDER.get(m.kind, 3))
         ],
         "start": start,
         "end": end,

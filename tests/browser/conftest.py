@@ -19,7 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 AXE = Path(
-    os.environ.get("AXE_CORE_PATH", ROOT / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js")
+    os.environ.get(
+        "AXE_CORE_PATH", ROOT / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+    )
 )
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
 PHONE = {"width": 390, "height": 844}
@@ -130,9 +132,7 @@ def check_axe(axe_source):
         else:
             html = page.content()
             origin = re.match(r"https?://[^/]+", page.url).group(0)
-            context = page.context.browser.new_context(
-                viewport=page.viewport_size, bypass_csp=True
-            )
+            context = page.context.browser.new_context(viewport=page.viewport_size, bypass_csp=True)
             try:
                 context.add_cookies(page.context.cookies())
                 context.route(re.compile(r".*\.js(\?.*)?$"), lambda route: route.abort())
