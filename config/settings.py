@@ -217,6 +217,7 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "notifications.models.Alert.Status",
         "DeliveryStatusEnum": "notifications.models.Delivery.Status",
         "AssessmentStatusEnum": "screening.models.Assessment.Status",
+        "SubjectStatusEnum": "screening.models.Subject.Status",
         "ChannelKindEnum": "notifications.models.Channel.Kind",
         "InstrumentKindEnum": ["self_report", "clinician"],
     },
