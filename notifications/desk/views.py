@@ -17,7 +17,12 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from notifications.alerts import AlertConflict, acknowledge_alert, resolve_alert
+from notifications.alerts import (
+    AlertConflict,
+    AlertForbidden,
+    acknowledge_alert,
+    resolve_alert,
+)
 from notifications.api.alerts import visible_alerts
 from notifications.models import Alert, Delivery
 from notifications.transports.messages import CATEGORY_WORDS
@@ -154,11 +159,18 @@ def _back(request, fallback: str):
 def acknowledge(request, alert_id):
     alert = _get_alert(request, alert_id)
     try:
-        acknowledge_alert(alert_id=alert.pk, user=request.user)
+        acknowledged = acknowledge_alert(alert_id=alert.pk, user=request.user)
     except AlertConflict as conflict:
         messages.error(request, conflict.message)
     else:
-        messages.success(request, f"Alert for {alert.subject.study_id} acknowledged.")
+        if acknowledged.status == Alert.Status.ACKNOWLEDGED:
+            messages.success(request, f"Alert for {alert.subject.study_id} acknowledged.")
+        else:
+            messages.warning(
+                request,
+                f"Your acknowledgement of the alert for {alert.subject.study_id} is recorded; "
+                "it stays open, escalating, until a clinician of the site acknowledges it.",
+            )
     return _back(request, "desk-alerts")
 
 
@@ -182,8 +194,8 @@ def resolve(request, alert_id):
             action_taken=form.cleaned_data["action_taken"],
             note=form.cleaned_data["note"],
         )
-    except AlertConflict as conflict:
-        messages.error(request, conflict.message)
+    except (AlertConflict, AlertForbidden) as refused:
+        messages.error(request, refused.message)
     else:
         messages.success(request, f"Alert for {alert.subject.study_id} resolved.")
     return _back(request, "desk-alerts")

@@ -166,3 +166,20 @@ def test_reminder_links_to_the_subject_pages(settings):
 
     settings.PUBLIC_BASE_URL = "https://screening.example.org"
     assert "https://screening.example.org/s/\n" in reminder_text(AssessmentFactory())
+
+
+def test_a_coordinator_is_told_the_alert_stays_open_and_cannot_resolve_an_urgent_one():
+    site = SiteFactory(code="site-coord")
+    coordinator = UserFactory(site=site, site__role="coordinator")
+    alert = AlertFactory(subject=SubjectFactory(site=site))
+    client = signed_in(coordinator)
+    page = client.post(f"/desk/alerts/{alert.pk}/acknowledge/", follow=True).content.decode()
+    assert "stays open" in page
+    reply = client.post(
+        f"/desk/alerts/{alert.pk}/resolve/",
+        {"action_taken": "no_change", "note": "Called."},
+        follow=True,
+    )
+    assert "Only a clinician" in reply.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == "open"
