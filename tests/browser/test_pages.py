@@ -160,6 +160,11 @@ def test_subject_answers_offline_then_clinician_acts(
             page.get_by_role("button", name="Next").click()
         expect(progress(page)).to_have_text("Question 10 of 10")
         check_axe(page)
+        # At 320 px nothing needs sideways scrolling.
+        page.set_viewport_size({"width": 320, "height": 640})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        shots(page, "item-10-at-320px")
+        page.set_viewport_size(PHONE)
         key = page.evaluate(f"JSON.parse(localStorage.getItem('screening:{assessment.pk}')).key")
 
         # The connection drops just before sending.

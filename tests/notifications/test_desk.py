@@ -183,3 +183,28 @@ def test_a_coordinator_is_told_the_alert_stays_open_and_cannot_resolve_an_urgent
     assert "Only a clinician" in reply.content.decode()
     alert.refresh_from_db()
     assert alert.status == "open"
+
+
+def test_the_subject_page_takes_a_fixed_number_of_queries(django_assert_max_num_queries):
+    site = SiteFactory(code="site-q")
+    subject = SubjectFactory(site=site)
+    for total in (3, 8, 14):
+        ResponseFactory(subject=subject, answers=phq9_answers(total))
+        CmaxResultFactory(subject=subject, value=str(20 + total), lab_reference=f"L{total}")
+        AlertFactory(subject=subject, category="clinical_review", status="resolved")
+    client = signed_in(UserFactory(site=site))
+    with django_assert_max_num_queries(14):
+        page = client.get(f"/desk/subjects/{subject.pk}/").content.decode()
+    assert page.count('data-lane="phq9" data-value') == 3
+
+
+def test_desk_pages_send_the_content_security_policy():
+    policy = Client().get("/desk/login/")["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+
+
+def test_the_openapi_schema_describes_the_new_fields(admin_client_api):
+    schema = admin_client_api.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    assert {"link", "qr_svg"} <= set(schema["ActivationCode"]["properties"])
+    assert "untranslated_instruments" in schema["EnrolledSubject"]["properties"]
+    assert "language" in schema["Response"]["properties"]

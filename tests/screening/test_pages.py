@@ -200,3 +200,19 @@ def test_the_afrikaans_catalogue_is_complete_and_compiled():
     assert "#, fuzzy" not in text
     mo = PO.with_suffix(".mo")
     assert mo.exists() and mo.stat().st_mtime >= PO.stat().st_mtime - 1
+
+
+def test_the_list_and_a_questionnaire_take_a_fixed_number_of_queries(
+    django_assert_max_num_queries,
+):
+    subject = SubjectFactory()
+    assessments = [
+        AssessmentFactory(subject=subject, instrument=code)
+        for code in ("PHQ-9", "GAD-7", "NEURO-SX")
+    ]
+    client = activated(subject)
+    with django_assert_max_num_queries(8):
+        page = client.get("/s/").content.decode()
+    assert all(f"/s/q/{a.pk}/" in page for a in assessments)
+    with django_assert_max_num_queries(10):
+        assert client.get(f"/s/q/{assessments[2].pk}/").status_code == 200
