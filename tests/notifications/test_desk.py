@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -208,3 +209,21 @@ def test_the_openapi_schema_describes_the_new_fields(admin_client_api):
     assert {"link", "qr_svg"} <= set(schema["ActivationCode"]["properties"])
     assert "untranslated_instruments" in schema["EnrolledSubject"]["properties"]
     assert "language" in schema["Response"]["properties"]
+
+
+def test_the_staff_session_ends_after_session_cookie_age():
+    site = SiteFactory(code="site-exp")
+    client = signed_in(UserFactory(site=site))
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)):
+        assert client.get("/desk/").status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)):
+        assert client.get("/desk/").status_code == 302
+
+
+def test_desk_sign_in_is_rate_limited():
+    client = Client()  # STAFF_LOGIN_RATE, 10/min by default, as for the API's token endpoint
+    codes = [
+        client.post("/desk/login/", {"username": "nobody", "password": "wrong"}).status_code
+        for _ in range(11)
+    ]
+    assert codes == [200] * 10 + [429]
