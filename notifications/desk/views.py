@@ -86,7 +86,11 @@ def desk_page(view):
     def wrapped(request, *args, **kwargs):
         if not works_at_a_site(request.user):
             return render(request, "notifications/desk/no_site.html", status=403)
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            # Another site's alert or subject reads exactly as an unknown id.
+            return render(request, "notifications/desk/not_found.html", status=404)
 
     return wrapped
 
