@@ -1,9 +1,9 @@
 """Evaluate a subject: apply the decision table to its evidence (``screening.evidence``) and turn
 the findings into alerts.
 
-Alerts (clinical-reference §3, api.md "Alerts"): findings are merged per category. Then, in one
-transaction holding the subject row (``FOR NO KEY UPDATE``: concurrent evaluations of a subject
-queue up, while inserts that reference the subject are not blocked):
+Alerts (docs/clinical-reference.md §3, docs/api.md "Alerts"): findings are merged per category.
+Then, in one transaction holding the subject row (``FOR NO KEY UPDATE``: concurrent evaluations
+of a subject queue up, while inserts that reference the subject are not blocked):
 - an unresolved alert of the category exists: its evidence, rules and reasons grow and its severity
   rises if the finding's is higher; nobody is paged again;
 - else, if the category's latest alert is resolved and none of the finding's evidence entered the
@@ -200,7 +200,7 @@ def apply_finding(
         for evidence_id in (*merged.response_ids, *merged.cmax_ids)
         if evidence_id in inputs.entered_at
     ):
-        return  # resolved already, and nothing new since (clinical-reference §3)
+        return  # resolved already, and nothing new since (docs/clinical-reference.md §3)
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -253,7 +253,7 @@ def evidence_of(reason: dict[str, Any]) -> set[str]:
 def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
     """Add a finding's new rules, reasons, actions and evidence to an unresolved alert.
 
-    Return whether anything changed; nobody is paged (api.md "Alerts").
+    Return whether anything changed; nobody is paged (docs/api.md "Alerts").
     """
     had_responses = {str(pk) for pk in alert.evidence_responses.values_list("id", flat=True)}
     had_cmax = {str(pk) for pk in alert.evidence_cmax_results.values_list("id", flat=True)}

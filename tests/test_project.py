@@ -58,5 +58,37 @@ def imported_apps(app: str) -> set[str]:
     ],
 )
 def test_imports_between_apps_point_one_way(app, allowed):
-    # design.md §3: questionnaires <- screening <- notifications
+    # docs/design.md §3: questionnaires <- screening <- notifications
     assert imported_apps(app) - allowed == set()
+
+
+# Spelled in pieces so that this file does not match itself.
+OUTSIDE_REFERENCE = re.compile(r"\.\./" + "shared" + r"|" + "shared" + r"/docs")
+
+
+def repository_text_files() -> list[Path]:
+    """Return the repository's *.py and *.md files and Makefiles.
+
+    Walks the tree (no git needed), leaving out only what is not the repository's: the virtual
+    environment, the run command's data, caches and git's own folder.
+    """
+    skipped = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+    return [
+        path
+        for path in ROOT.rglob("*")
+        if not skipped & set(path.relative_to(ROOT).parts)
+        and path.is_file()
+        and (path.suffix in {".py", ".md"} or path.name == "Makefile")
+    ]
+
+
+def test_no_file_points_outside_the_repository():
+    # The sources travel with the code: docs/ holds the design, the API contract and the clinical
+    # reference, and a clone has nothing beside the repository.
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in repository_text_files()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if OUTSIDE_REFERENCE.search(line)
+    ]
+    assert offenders == [], "cite docs/ instead:\n" + "\n".join(offenders)

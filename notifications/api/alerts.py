@@ -1,4 +1,4 @@
-"""Alerts (staff): list, detail with deliveries, acknowledge, resolve (api.md "Alerts")."""
+"""Alerts (staff): list, detail with deliveries, acknowledge, resolve (docs/api.md "Alerts")."""
 
 import django_filters
 from django.db.models import Prefetch, QuerySet

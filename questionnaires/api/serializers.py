@@ -1,4 +1,4 @@
-"""The instrument shapes of the API (api.md "Schedules and instruments") and its query params."""
+"""The instrument shapes of the API (docs/api.md "Schedules and instruments"), its query params."""
 
 import re
 

@@ -175,8 +175,8 @@ def _submit_phone(
     result = _validate_and_score(version, answers, require_all=True)
     response_id = uuid.uuid4()
     reply: dict = {"id": str(response_id), "status": Assessment.Status.COMPLETED.value}
-    # PHQ-9 item 9 >= 1 starts the suicide-risk pathway (clinical-reference §1): the subject is
-    # shown the site's crisis contacts at once; the alert follows through the evaluation.
+    # PHQ-9 item 9 >= 1 starts the suicide-risk pathway (docs/clinical-reference.md §1): the subject
+    # is shown the site's crisis contacts at once; the alert follows through the evaluation.
     if ITEM9_POSITIVE in result.flags:
         reply["support_message"] = _support_message(subject)
     body = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))

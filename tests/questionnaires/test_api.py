@@ -397,7 +397,7 @@ def test_fhir_answer_values_equal_the_scoring_values(client, code, panel, item_l
     scorer = scoring.get_scorer(code, 1)
     scored = [item for item in body["item"] if item["linkId"] in scorer.items]
 
-    # Codes from clinical-reference §1.
+    # Codes from docs/clinical-reference.md §1.
     assert body["code"] == [
         {"system": LOINC_SYSTEM, "code": panel, "display": FILE_DEFINITIONS[code]["title"]["en"]}
     ]

@@ -126,7 +126,7 @@ def summarise(findings: list[Finding]) -> list[tuple[str, str, str]]:
 CASES = [
     # (id, input, expected findings)
     ("nothing", make_input(), []),
-    # PHQ-9 positive screen at 10 (clinical-reference §3)
+    # PHQ-9 positive screen at 10 (docs/clinical-reference.md §3)
     ("phq9-9-no-cmax", make_input(phq9(9)), []),
     ("phq9-10-no-cmax", make_input(phq9(10)), [T1]),
     ("phq9-10-cmax-30", make_input(phq9(10), current_cmax=cmax("30")), [C1]),
