@@ -22,7 +22,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -196,7 +196,7 @@ def apply_finding(
         .first()
     )
     if last_resolved is not None and not any(
-        inputs.entered_at[evidence_id] > last_resolved.resolved_at
+        inputs.entered_at[evidence_id] > cast(datetime, last_resolved.resolved_at)  # resolved
         for evidence_id in (*merged.response_ids, *merged.cmax_ids)
         if evidence_id in inputs.entered_at
     ):
@@ -224,8 +224,9 @@ def apply_finding(
         if extend_alert(unresolved, merged):
             outcome.updated.append(unresolved)
         return
-    alert.evidence_responses.add(*merged.response_ids)
-    alert.evidence_cmax_results.add(*merged.cmax_ids)
+    # (add() takes primary keys of any type; the stubs expect an int)
+    alert.evidence_responses.add(*merged.response_ids)  # type: ignore[arg-type]
+    alert.evidence_cmax_results.add(*merged.cmax_ids)  # type: ignore[arg-type]
     record_audit(
         action="create",
         obj=alert,
@@ -289,10 +290,10 @@ def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
         update_fields.append("severity")
     alert.save(update_fields=update_fields)
     if new_responses:
-        alert.evidence_responses.add(*new_responses)
+        alert.evidence_responses.add(*new_responses)  # type: ignore[arg-type]
         changes["responses_added"] = new_responses
     if new_cmax:
-        alert.evidence_cmax_results.add(*new_cmax)
+        alert.evidence_cmax_results.add(*new_cmax)  # type: ignore[arg-type]
         changes["cmax_results_added"] = new_cmax
     record_audit(
         action="update", obj=alert, subject=alert.subject, changes=changes, reason="evaluation"

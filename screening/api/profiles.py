@@ -40,7 +40,14 @@ class MonitoringProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MonitoringProfile
-        fields = ("id", "drug", "version", *PROFILE_FIELDS, "created_by", "created_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "drug",
+            "version",
+            *PROFILE_FIELDS,
+            "created_by",
+            "created_at",
+        )
         read_only_fields = fields
 
 

@@ -6,8 +6,10 @@ version, audited, and queues an evaluation in the same transaction.
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -85,7 +87,7 @@ def _validate_and_score(version: InstrumentVersion, answers: object, *, require_
             _answer_errors(errors),
         )
     try:
-        return score_definition(definition, answers)
+        return score_definition(definition, cast(Mapping[str, Any], answers))  # validated
     except (ScoringError, UnknownScoringError):
         # Validation passed, so this is a definition/scorer mismatch; never a 500 for the caller.
         raise SubmissionRejected(

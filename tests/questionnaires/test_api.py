@@ -91,7 +91,7 @@ def client(admin_user) -> APIClient:
 
 def client_speaking(language: str) -> APIClient:
     """Return a client authenticated with a real subject token of a subject speaking language."""
-    client, _ = subject_client(SubjectFactory(language=language))
+    client, _ = subject_client(SubjectFactory(language=language))  # type: ignore[arg-type]
     return client
 
 

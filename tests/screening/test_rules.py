@@ -693,8 +693,8 @@ def test_evaluate_order_is_deterministic_and_ranked() -> None:
 
 def test_ranks_order_categories_and_severities() -> None:
     assert (
-        sorted(CATEGORY_RANK, key=CATEGORY_RANK.get),
-        sorted(SEVERITY_RANK, key=SEVERITY_RANK.get),
+        sorted(CATEGORY_RANK, key=CATEGORY_RANK.__getitem__),
+        sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__),
     ) == (
         ["clinical_review", "tdm_needed", "dose_review", "discontinuation"],
         ["routine", "high", "urgent"],
