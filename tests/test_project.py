@@ -1,7 +1,10 @@
 """Rules about the project itself: documented configuration and one-way imports between apps."""
 
 import ast
+import functools
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,33 +36,190 @@ def test_every_environment_variable_is_documented_in_the_readme():
     assert sorted(environment_variables_read() - documented) == []
 
 
-def imported_apps(app: str) -> set[str]:
-    """Return the project apps that modules of an app import."""
-    apps = {"questionnaires", "screening", "notifications"}
+APPS = ("questionnaires", "screening", "notifications")
+# The pure domain modules: plain values in, plain values out; no Django, no database.
+PURE_MODULES = (
+    "questionnaires.scoring",
+    "screening.rules",
+    "screening.cmax",
+    "screening.occurrences",
+)
+# The config modules everything else builds on; only the entry points (urls, health probes,
+# wsgi, asgi) may reach into the apps.
+CONFIG_MAY_IMPORT_APPS = {"config.urls", "config.health", "config.wsgi", "config.asgi"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@functools.cache
+def project_modules() -> dict[str, Path]:
+    """Return every module of the apps and of config (migrations left out), by dotted name."""
+    return {
+        module_name(path): path
+        for top in (*APPS, "config")
+        for path in (ROOT / top).rglob("*.py")
+        if "migrations" not in path.parts
+    }
+
+
+def imported_names(name: str, source: str, is_package: bool) -> set[str]:
+    """Return the absolute dotted names a module's source imports, wherever the import stands.
+
+    Imports inside functions and ``if TYPE_CHECKING`` blocks count too: deferring an import hides
+    a dependency from the interpreter, not from the design. ``from a import b`` yields ``a.b``
+    (a submodule or a name in ``a``: ``resolve`` tells which).
+    """
+    package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
-    for path in (ROOT / app).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
             else:
-                continue
-            found |= {m.split(".")[0] for m in modules} & apps
-    return found - {app}
+                module = node.module or ""
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """Return the project module a dotted name lives in (its longest known prefix), if any."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+@functools.cache
+def import_graph() -> dict[str, set[str]]:
+    """Return {module: the project modules it imports}.
+
+    A package importing its own submodules is left out: a package is the sum of its children
+    (``screening.models`` re-exports its model modules; ``notifications.transports`` looks its
+    transports up lazily), and the child-to-parent import is the dependency that counts.
+    """
+    modules = project_modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = {
+            resolve(imported, modules)
+            for imported in imported_names(name, path.read_text(), path.name == "__init__.py")
+        }
+        graph[name] = {
+            t for t in targets if t is not None and t != name and not t.startswith(name + ".")
+        }
+    return graph
+
+
+def external_imports(name: str) -> set[str]:
+    """Return the top-level names of what a module imports from outside the project."""
+    path = project_modules()[name]
+    found = imported_names(name, path.read_text(), path.name == "__init__.py")
+    return {n.split(".")[0] for n in found} - {*APPS, "config", "__future__"}
+
+
+def imported_apps(app: str) -> set[str]:
+    """Return the other project apps (and config) that modules of an app import."""
+    return {
+        target.split(".")[0]
+        for module, targets in import_graph().items()
+        if module.split(".")[0] == app
+        for target in targets
+    } - {app}
+
+
+def test_the_import_graph_sees_imports_of_every_form():
+    # Absolute, relative, "from package import module", deferred: the checks below rest on it.
+    graph = import_graph()
+    assert "screening.evidence" in graph["notifications.evaluation"]  # absolute
+    assert "questionnaires.models" in graph["questionnaires.api.views"]  # relative (..models)
+    assert "screening.occurrences" in graph["screening.services.assessments"]  # from pkg import mod
+    assert "notifications.models" in graph["config.health"]  # inside a function
+    assert "notifications.transports" in graph["notifications.transports.email"]  # from . import
 
 
 @pytest.mark.parametrize(
     "app, allowed",
     [
-        ("questionnaires", set()),
-        ("screening", {"questionnaires"}),
-        ("notifications", {"questionnaires", "screening"}),
+        ("questionnaires", {"config"}),
+        ("screening", {"config", "questionnaires"}),
+        ("notifications", {"config", "questionnaires", "screening"}),
     ],
 )
 def test_imports_between_apps_point_one_way(app, allowed):
-    # docs/design.md §3: questionnaires <- screening <- notifications
+    # docs/design.md §3: questionnaires <- screening <- notifications; screening sends the
+    # notifications tasks by name and never imports notifications, questionnaires imports neither.
     assert imported_apps(app) - allowed == set()
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_import_only_the_standard_library_and_each_other(module):
+    graph = import_graph()
+    assert graph[module] - set(PURE_MODULES) == set(), "a pure module imports the project"
+    assert external_imports(module) - sys.stdlib_module_names == set(), "not the standard library"
+
+
+def test_config_modules_other_than_the_entry_points_import_no_app():
+    # settings, the Celery app, the API conventions and the parsers are what the apps build on.
+    importing_apps = {
+        module
+        for module, targets in import_graph().items()
+        if module.split(".")[0] == "config" and {t.split(".")[0] for t in targets} & set(APPS)
+    }
+    assert importing_apps - CONFIG_MAY_IMPORT_APPS == set()
+    assert {"config.settings", "config.celery_app", "config.api", "config.parsers"} <= set(
+        project_modules()
+    )
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return the strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(cycles)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_circle_in_the_import_graph():
+    # Between the modules of an app and between apps alike, deferred imports included.
+    assert import_cycles(import_graph()) == []
 
 
 # Spelled in pieces so that this file does not match itself.
@@ -73,13 +233,15 @@ def repository_text_files() -> list[Path]:
     environment, the run command's data, caches and git's own folder.
     """
     skipped = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
-    return [
-        path
-        for path in ROOT.rglob("*")
-        if not skipped & set(path.relative_to(ROOT).parts)
-        and path.is_file()
-        and (path.suffix in {".py", ".md"} or path.name == "Makefile")
-    ]
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in skipped]
+        found += [
+            Path(folder) / name
+            for name in files
+            if name.endswith((".py", ".md")) or name == "Makefile"
+        ]
+    return found
 
 
 def test_no_file_points_outside_the_repository():
