@@ -254,3 +254,140 @@ def test_no_file_points_outside_the_repository():
         if OUTSIDE_REFERENCE.search(line)
     ]
     assert offenders == [], "cite docs/ instead:\n" + "\n".join(offenders)
+
+
+# What starts a process: the subprocess module, the worker and the private Redis server helpers.
+# (The SMTP sink and the HTTP receiver are threads in this process: they need no marker.)
+PROCESS_NAMES = frozenset({"subprocess", "Popen", "WorkerProcess", "RedisServer"})
+PROCESS_MARKERS = frozenset({"worker", "slow"})
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """Return the names and attribute names a function uses, and its parameters."""
+    used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    used |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        used |= {arg.arg for arg in node.args.args + node.args.kwonlyargs}
+    return used
+
+
+def _markers(decorators: list[ast.expr]) -> set[str]:
+    """Return the pytest.mark.NAME markers among decorators (or a pytestmark value)."""
+    found = set()
+    for decorator in decorators:
+        for node in ast.walk(decorator):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "mark"
+            ):
+                found.add(node.attr)
+    return found
+
+
+def _module_markers(body: list[ast.stmt]) -> set[str]:
+    return _markers(
+        [
+            statement.value
+            for statement in body
+            if isinstance(statement, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in statement.targets)
+        ]
+    )
+
+
+def process_functions(tree: ast.Module, known: frozenset[str]) -> set[str]:
+    """Return the module-level functions (helpers, fixtures) and classes that start a process,
+    transitively."""
+    functions = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    found: set[str] = set()
+    while True:
+        more = {f.name for f in functions if _names_used(f) & (known | found)} - found
+        if not more:
+            return found
+        found |= more
+
+
+def process_fixtures() -> frozenset[str]:
+    """Return the names of what starts a process in the suite's shared modules: the conftest
+    fixtures and the helpers of tests/support.py and the like (every module but the tests)."""
+    shared = [p for p in sorted((ROOT / "tests").rglob("*.py")) if not p.name.startswith("test_")]
+    trees = [ast.parse(path.read_text()) for path in shared]
+    found: set[str] = set(PROCESS_NAMES)
+    while True:  # a conftest fixture may use a helper class of another module
+        more = set().union(*(process_functions(tree, frozenset(found)) for tree in trees))
+        if more <= found:
+            return frozenset(found)
+        found |= more
+
+
+def unmarked_process_tests(source: str, known: frozenset[str]) -> list[str]:
+    """Return the tests of a module that start a process, directly or through a fixture or helper,
+    and carry neither the worker nor the slow marker (on the test, its class or the module)."""
+    tree = ast.parse(source)
+    starting = known | process_functions(tree, known)
+    module_marked = bool(_module_markers(tree.body) & PROCESS_MARKERS)
+    offenders = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            class_marked = bool(
+                (_markers(node.decorator_list) | _module_markers(node.body)) & PROCESS_MARKERS
+            )
+            tests = [(f"{node.name}.", class_marked, n) for n in node.body]
+        else:
+            tests = [("", False, node)]
+        for prefix, class_marked, test in tests:
+            if not isinstance(test, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if not test.name.startswith("test"):
+                continue
+            marked = (
+                module_marked or class_marked or _markers(test.decorator_list) & PROCESS_MARKERS
+            )
+            if _names_used(test) & starting and not marked:
+                offenders.append(prefix + test.name)
+    return offenders
+
+
+def test_the_marker_check_finds_an_unmarked_process_test():
+    source = (
+        "import subprocess\nimport pytest\n\n"
+        "def helper():\n    return subprocess.run(['true'])\n\n"
+        "@pytest.fixture\ndef server(private_redis):\n    return private_redis\n\n"
+        "def test_direct():\n    subprocess.run(['true'])\n\n"
+        "def test_through_a_helper():\n    helper()\n\n"
+        "def test_through_a_fixture(server):\n    pass\n\n"
+        "def test_through_a_conftest_fixture(start_worker):\n    pass\n\n"
+        "@pytest.mark.slow\ndef test_marked():\n    helper()\n\n"
+        "def test_no_process(api_client):\n    pass\n"
+    )
+    assert unmarked_process_tests(source, process_fixtures()) == [
+        "test_direct",
+        "test_through_a_helper",
+        "test_through_a_fixture",
+        "test_through_a_conftest_fixture",
+    ]
+    assert (
+        unmarked_process_tests(
+            "import pytest\npytestmark = [pytest.mark.worker]\n"
+            "def test_a(celery_worker):\n    pass\n",
+            process_fixtures(),
+        )
+        == []
+    )
+
+
+def test_every_process_starting_test_is_marked_worker_or_slow():
+    # `make test-fast` (-m "not worker and not slow") must start no process.
+    known = process_fixtures()
+    assert {"celery_worker", "start_worker", "private_redis"} <= known
+    offenders = [
+        f"{path.relative_to(ROOT)}::{name}"
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for name in unmarked_process_tests(path.read_text(), known)
+    ]
+    assert offenders == [], "mark these @pytest.mark.worker or @pytest.mark.slow"
