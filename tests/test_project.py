@@ -1,4 +1,6 @@
-"""Rules about the project itself: documented configuration and one-way imports between apps."""
+"""Rules about the project itself: documented configuration, the import structure (docs/design.md
+§3), references that stay inside the repository, and markers on the tests that start processes.
+"""
 
 import ast
 import functools
