@@ -16,7 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from questionnaires.models import InstrumentVersion
-from questionnaires.scoring import ScoringError, UnknownScoringError, score_definition
+from questionnaires.scoring import (
+    ITEM9_POSITIVE,
+    ScoringError,
+    UnknownScoringError,
+    score_definition,
+)
 from questionnaires.services import get_current_version
 from questionnaires.validation import ANSWERS_FIELD, validate_answers
 from screening.audit import record_audit
@@ -25,7 +30,6 @@ from screening.services.outbox import request_evaluation
 
 # A device clock may run a little fast; beyond this a "completed" time in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)
-ITEM9_POSITIVE = "item9_positive"
 STAFF_SOURCES = (Response.Source.PAPER, Response.Source.INTERVIEW, Response.Source.EXAMINATION)
 
 
