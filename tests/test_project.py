@@ -135,13 +135,30 @@ def imported_apps(app: str) -> set[str]:
 
 
 def test_the_import_graph_sees_imports_of_every_form():
-    # Absolute, relative, "from package import module", deferred: the checks below rest on it.
-    graph = import_graph()
-    assert "screening.evidence" in graph["notifications.evaluation"]  # absolute
-    assert "questionnaires.models" in graph["questionnaires.api.views"]  # relative (..models)
-    assert "screening.occurrences" in graph["screening.services.assessments"]  # from pkg import mod
-    assert "notifications.models" in graph["config.health"]  # inside a function
-    assert "notifications.transports" in graph["notifications.transports.email"]  # from . import
+    # Absolute, relative, "from package import module", deferred, TYPE_CHECKING: the checks below
+    # rest on it.
+    source = (
+        "import json\n"
+        "from typing import TYPE_CHECKING\n"
+        "from screening.models import Subject\n"
+        "from .. import occurrences\n"
+        "from .outbox import request_evaluation\n"
+        "if TYPE_CHECKING:\n"
+        "    from notifications.models import Alert\n"
+        "def later():\n"
+        "    import questionnaires.scoring\n"
+    )
+    names = imported_names("screening.services.example", source, is_package=False)
+    modules = project_modules()
+    assert {resolve(name, modules) for name in names} - {None} == {
+        "notifications.models",
+        "questionnaires.scoring",
+        "screening",  # "from .. import occurrences" runs screening/__init__.py first
+        "screening.models",
+        "screening.occurrences",
+        "screening.services.outbox",
+    }
+    assert "screening.evidence" in import_graph()["notifications.evaluation"]
 
 
 @pytest.mark.parametrize(
