@@ -1,6 +1,7 @@
 """Liveness and readiness probes (no authentication, no database access for liveness)."""
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -73,7 +74,7 @@ def readiness() -> tuple[dict, int]:
     checks = {"database": check_database(), "broker": check_broker()}
     failed = [name for name, result in checks.items() if not result["ok"]]
     if failed:
-        body = {
+        body: dict[str, Any] = {
             "status": "unavailable",
             "failed": failed,
             "checks": checks,

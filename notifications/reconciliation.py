@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -44,8 +45,9 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
-def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Any]:
     """Annotate alerts with ``was_sent``, ``in_flight`` and ``delivery_deadline``."""
+    # (QuerySet[Any]: mypy's Django plugin does not carry the annotations out of this function)
     deliveries = Delivery.objects.filter(alert=OuterRef("pk"))
     minutes = Case(
         When(severity=Alert.Severity.URGENT, then=F("profile__escalation_minutes")),
