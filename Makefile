@@ -53,16 +53,22 @@ messages: $(STAMP)
 	@command -v msgfmt >/dev/null || { echo "Install gettext (apt-get install -y gettext)"; exit 1; }
 	cd screening && ../$(BIN)/python ../manage.py compilemessages
 
-# Lint, migration check and the pytest suite against the real PostgreSQL and Redis, browser
-# tests included (screenshots in var/screenshots/).
-test: $(STAMP) browser-deps
-	@$(BIN)/python -m tests.services
+# ruff (lint and format), mypy (settings in pyproject.toml) and the migration check.
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+
+# `make lint`, then the whole pytest suite against the real PostgreSQL and Redis, browser tests
+# included (screenshots in var/screenshots/).
+test: $(STAMP) browser-deps
+	@$(BIN)/python -m tests.services
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The quick loop: no worker subprocesses, no whole-service or browser tests.
+# The fast loop: every test but those that start processes (workers, servers, `make run`,
+# browsers).
 test-fast: $(STAMP)
 	@$(BIN)/python -m tests.services
 	$(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)

@@ -2,7 +2,7 @@
 subject's pages (``/s/``) and the clinician desk (``/desk/``)."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
@@ -25,7 +25,7 @@ class NotFoundView(APIView):
     get = post = put = patch = delete = head = options = _not_found
 
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("questionnaires.api.urls")),
     path("", include("screening.api.urls")),
     path("", include("notifications.api.urls")),

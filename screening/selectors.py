@@ -49,9 +49,10 @@ def untranslated_instruments(subject: Subject) -> list[str]:
 
     The subject sees those in English (the fallback); staff are told at enrolment.
     """
-    if subject.schedule_id is None:
+    schedule = subject.schedule
+    if schedule is None:
         return []
-    codes = sorted(set(subject.schedule.entries.values_list("instrument_code", flat=True)))
+    codes = sorted(set(schedule.entries.values_list("instrument_code", flat=True)))
     missing = []
     for code in codes:
         version = get_current_version(code)

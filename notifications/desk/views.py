@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from rest_framework.views import APIView
 
 from notifications.alerts import (
     AlertConflict,
@@ -70,7 +71,7 @@ class DeskLoginView(LoginView):
 
     def post(self, request, *args, **kwargs):
         # The same rate limit as the API's token endpoint (STAFF_LOGIN_RATE per client).
-        if not StaffLoginThrottle().allow_request(request, None):
+        if not StaffLoginThrottle().allow_request(request, APIView()):
             form = self.get_form()
             form.errors.clear()
             context = self.get_context_data(form=form, throttled=True)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.views import APIView
 
 from screening.api.phone import (
     IDEMPOTENCY_KEY,
@@ -75,7 +76,8 @@ def activate_page(request, code: str = ""):
     if request.method == "POST":
         code = request.POST.get("code", "").strip()
         throttle = ActivationThrottle()
-        if not throttle.allow_request(request, None):
+        # The API's throttle on all attempts per client (scope ``activation``); it reads no view.
+        if not throttle.allow_request(request, APIView()):
             with translation.override(language):
                 error = _("Too many attempts. Please wait a few minutes and try again.")
             status = 429
@@ -147,7 +149,7 @@ def _choices(item: dict) -> list[dict]:
     return [{"value": str(v), "label": str(v)} for v in range(item["min"], item["max"] + 1)]
 
 
-def _item_errors(fields: dict) -> dict[str, str]:
+def _item_errors(fields: dict) -> dict[str, bool]:
     prefix = "answers."
     return {key[len(prefix) :]: True for key in fields if key.startswith(prefix)}
 

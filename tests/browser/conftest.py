@@ -131,7 +131,9 @@ def check_axe(axe_source):
             result = _axe(page, axe_source)
         else:
             html = page.content()
-            origin = re.match(r"https?://[^/]+", page.url).group(0)
+            match = re.match(r"https?://[^/]+", page.url)
+            assert match is not None
+            origin = match.group(0)
             context = page.context.browser.new_context(viewport=page.viewport_size, bypass_csp=True)
             try:
                 context.add_cookies(page.context.cookies())
