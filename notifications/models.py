@@ -239,7 +239,9 @@ class ExportJob(models.Model):
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_written = models.PositiveIntegerField(default=0)
     files = models.JSONField(
-        default=list, blank=True, help_text='[{"name", "type", "rows"}] under VAR_DIR/exports/<id>/.'
+        default=list,
+        blank=True,
+        help_text='[{"name", "type", "rows"}] under VAR_DIR/exports/<id>/.',
     )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)

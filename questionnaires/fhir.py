@@ -79,7 +79,9 @@ def score_items(definition: dict[str, Any]) -> list[dict[str, Any]]:
         items.append(
             {
                 "linkId": SCORE_LINK_IDS["total"],
-                "code": [{"system": LOINC_SYSTEM, "code": loinc["total"], "display": "Total score"}],
+                "code": [
+                    {"system": LOINC_SYSTEM, "code": loinc["total"], "display": "Total score"}
+                ],
                 "text": "Total score",
                 "type": "integer",
                 "required": False,

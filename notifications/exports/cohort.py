@@ -111,7 +111,9 @@ def generate_cohort(settings: CohortSettings | None = None) -> list[SyntheticSub
             pyridoxine_mg_per_day=rng.choice([100, 150, 200]),
             isoniazid=rng.random() < 0.3,
             ethionamide=rng.random() < 0.4,
-            withdrawn_at=zero + dropout_day * DAY if dropout_day < settings.follow_up_days else None,
+            withdrawn_at=zero + dropout_day * DAY
+            if dropout_day < settings.follow_up_days
+            else None,
         )
         day = float(FIRST_SAMPLE_DAY)
         k = 0
@@ -179,9 +181,7 @@ def history_of(subject: SyntheticSubject, *, site: str = "synthetic"):
             for at, hours, value, ref in subject.cmax
         ),
         responses=tuple(
-            Outcome(
-                completed_at=at, instrument="PHQ-9", valid=True, total=sum(answers.values())
-            )
+            Outcome(completed_at=at, instrument="PHQ-9", valid=True, total=sum(answers.values()))
             for at, answers in subject.phq9
         ),
     )

@@ -109,10 +109,14 @@ def _definitions(params: dict) -> list[dict]:
 RESPONSE_COLUMNS = [
     Column("response_id", "uuid", "The response's id."),
     *SUBJECT_COLUMNS,
-    Column("instrument", "string", "Instrument code.", allowed=("PHQ-9", "GAD-7", "NEURO-SX", "BPNS")),
+    Column(
+        "instrument", "string", "Instrument code.", allowed=("PHQ-9", "GAD-7", "NEURO-SX", "BPNS")
+    ),
     Column("instrument_version", "integer", "Version of the instrument definition answered."),
     Column("language", "string", "The subject's language (the phone form's language)."),
-    Column("source", "string", "How the form was entered.", allowed=choices(Response.Source.choices)),
+    Column(
+        "source", "string", "How the form was entered.", allowed=choices(Response.Source.choices)
+    ),
     Column(
         "valid",
         "boolean",
@@ -146,7 +150,9 @@ RESPONSE_COLUMNS = [
         "Score flags, '|'-separated (e.g. item9_positive, item9_unanswered).",
     ),
     Column("invalid_reason", "string", "Why the form could not be scored."),
-    Column("completed_at", "datetime", "When the subject (or examiner) completed the form (ISO 8601)."),
+    Column(
+        "completed_at", "datetime", "When the subject (or examiner) completed the form (ISO 8601)."
+    ),
     Column("received_at", "datetime", "When the service received it (ISO 8601)."),
     Column("assessment_id", "uuid", "The scheduled assessment answered; empty for staff forms."),
 ]
@@ -318,7 +324,9 @@ REGIMEN_COLUMNS = [
     Column("effective_from", "datetime", "From when this regimen is given."),
     Column("drug", "string", "Drug.", allowed=choices(RegimenChange.Drug.choices)),
     Column("dose_mg_per_day", "integer", "Daily dose.", unit="mg/d"),
-    Column("pyridoxine_mg_per_day", "integer", "Daily pyridoxine dose, when recorded.", unit="mg/d"),
+    Column(
+        "pyridoxine_mg_per_day", "integer", "Daily pyridoxine dose, when recorded.", unit="mg/d"
+    ),
     Column("isoniazid", "boolean", "Isoniazid co-medication."),
     Column("ethionamide", "boolean", "Ethionamide co-medication."),
     Column("alcohol_use", "boolean", "Alcohol use recorded."),
@@ -454,7 +462,9 @@ def assessment_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
 AUDIT_COLUMNS = [
     Column("audit_event_id", "integer", "The audit event's number."),
     Column("at", "datetime", "When it happened."),
-    Column("actor", "uuid", "Public id of the staff user who acted; empty for a subject or system."),
+    Column(
+        "actor", "uuid", "Public id of the staff user who acted; empty for a subject or system."
+    ),
     Column("actor_subject_id", "uuid", "The subject who acted (their phone), if any."),
     Column("action", "string", "What was done.", allowed=choices(AuditEvent.Action.choices)),
     Column("object_type", "string", "The changed object's model (app.Model)."),
@@ -515,7 +525,9 @@ TIME_TO_EVENT_COLUMNS = {
         "Interval start (exclusive), days since treatment start (the subject's local midnight).",
         unit="d",
     ),
-    "stop": Column("stop", "decimal", "Interval end (inclusive), days since treatment start.", unit="d"),
+    "stop": Column(
+        "stop", "decimal", "Interval end (inclusive), days since treatment start.", unit="d"
+    ),
     "event": Column(
         "event",
         "integer",
@@ -530,7 +542,10 @@ TIME_TO_EVENT_COLUMNS = {
         unit="ug/mL",
     ),
     "cmax_known": Column(
-        "cmax_known", "integer", "1 when a current Cmax exists during the interval.", allowed=("0", "1")
+        "cmax_known",
+        "integer",
+        "1 when a current Cmax exists during the interval.",
+        allowed=("0", "1"),
     ),
     "cmax_above_ceiling": Column(
         "cmax_above_ceiling",
@@ -547,7 +562,9 @@ TIME_TO_EVENT_COLUMNS = {
     ),
     "isoniazid": Column("isoniazid", "integer", "1 while on isoniazid.", allowed=("0", "1")),
     "ethionamide": Column("ethionamide", "integer", "1 while on ethionamide.", allowed=("0", "1")),
-    "age": Column("age", "integer", "Age at treatment start (start year minus year of birth).", unit="a"),
+    "age": Column(
+        "age", "integer", "Age at treatment start (start year minus year of birth).", unit="a"
+    ),
     "sex": Column("sex", "string", "Sex.", allowed=choices(Subject.Sex.choices)),
     "hiv_positive": Column("hiv_positive", "integer", "1 HIV positive, 0 negative, empty unknown."),
     "renal_impairment": Column(

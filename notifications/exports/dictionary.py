@@ -66,7 +66,9 @@ def item_columns(definitions: Iterable[Mapping[str, Any]]) -> list[Column]:
             allowed = tuple(
                 f"{option['value']}={_english(option['label'])}" for option in item["options"]
             )
-            kind = "integer" if all(isinstance(o["value"], int) for o in item["options"]) else "string"
+            kind = (
+                "integer" if all(isinstance(o["value"], int) for o in item["options"]) else "string"
+            )
         else:
             allowed = (f"{item['min']}-{item['max']}",)
             kind = "integer"

@@ -105,7 +105,9 @@ def stream_ndjson(user, what: str, resources: Iterable[dict], params: dict) -> I
             yield "".join(buffer)
         complete = True
     finally:
-        audit_export(user=user, what=what, params=params, rows=count, complete=complete, fmt="ndjson")
+        audit_export(
+            user=user, what=what, params=params, rows=count, complete=complete, fmt="ndjson"
+        )
 
 
 class _Counter:
@@ -128,8 +130,10 @@ class _Counter:
 
 
 def queue_export(*, user, dataset: str, fmt: str, params: dict) -> ExportJob:
-    """Create a queued job and send its task after commit (the sweep re-sends if the broker is down)."""
-    job = ExportJob.objects.create(requested_by=user, dataset=dataset, format=fmt, parameters=params)
+    """Create a queued job; send its task after commit (the sweep re-sends it if need be)."""
+    job = ExportJob.objects.create(
+        requested_by=user, dataset=dataset, format=fmt, parameters=params
+    )
     job_id = str(job.pk)
     transaction.on_commit(lambda: send_export_task(job_id))
     return job
@@ -153,7 +157,9 @@ def sweep_export_jobs(*, now=None) -> int:
     queued = ExportJob.objects.filter(
         status=ExportJob.Status.QUEUED, created_at__lte=now - timedelta(seconds=30)
     )
-    stale = ExportJob.objects.filter(status=ExportJob.Status.RUNNING, started_at__lte=now - STALE_AFTER)
+    stale = ExportJob.objects.filter(
+        status=ExportJob.Status.RUNNING, started_at__lte=now - STALE_AFTER
+    )
     ids = [str(pk) for pk in queued.values_list("id", flat=True)[:50]]
     ids += [str(pk) for pk in stale.values_list("id", flat=True)[:50]]
     for job_id in ids:

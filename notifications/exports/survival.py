@@ -239,7 +239,9 @@ def counting_process_rows(
                 "event": 0,
                 "cmax_ug_per_ml": current.value_ug_per_ml if current else None,
                 "cmax_known": int(current is not None),
-                "cmax_above_ceiling": int(current is not None and current.value_ug_per_ml > ceiling),
+                "cmax_above_ceiling": int(
+                    current is not None and current.value_ug_per_ml > ceiling
+                ),
                 "dose_mg_per_day": given.dose_mg_per_day if given else None,
                 "pyridoxine_mg_per_day": given.pyridoxine_mg_per_day if given else None,
                 "isoniazid": None if given is None else int(given.isoniazid),
