@@ -78,8 +78,8 @@ def kaplan_meier_png(table, path) -> None:
         fitter = KaplanMeierFitter(label=f"{label} (n={len(group)})")
         fitter.fit(group["stop"], group["event"])
         fitter.plot_survival_function(ax=axes, ci_show=True)
-    endpoint = table["endpoint"].iloc[0] if "endpoint" in table and len(table) else "event"
-    axes.set_title(f"Time to first {endpoint} event")
+    endpoint = table["endpoint"].iloc[0] if "endpoint" in table and len(table) else "any"
+    axes.set_title(f"Time to the first event (endpoint: {endpoint})")
     axes.set_xlabel("Days since treatment start")
     axes.set_ylabel("Event-free probability")
     axes.set_ylim(0, 1.02)

@@ -6,9 +6,10 @@ then every 14 days (so a current Cmax always exists from day 7 on). A fraction o
 "exposed": their Cmax is above the ceiling (38-55 µg/mL); the others stay within 15-33 µg/mL.
 
 The event is the first PHQ-9 with total >= 10, entered at the moment it happens (an interview
-form). Its hazard is ``baseline_hazard_per_day`` while there is no current Cmax above the ceiling
-and ``baseline_hazard_per_day * hazard_ratio`` from an exposed subject's first sample on: the
-hazard ratio of ``cmax_above_ceiling`` built into the data. Subjects drop out (withdraw) at a
+form), observed up to the subject's last scheduled assessment (where follow-up ends). Its hazard
+is ``baseline_hazard_per_day`` while there is no current Cmax above the ceiling and
+``baseline_hazard_per_day * hazard_ratio`` from an exposed subject's first sample on: the hazard
+ratio of ``cmax_above_ceiling`` built into the data. Subjects drop out (withdraw) at a
 constant rate independent of exposure; follow-up ends at the last completed assessment.
 """
 
@@ -124,6 +125,9 @@ def generate_cohort(settings: CohortSettings | None = None) -> list[SyntheticSub
             subject.cmax.append((sampled_at, Decimal("2"), value, f"{subject.study_id}-L{k}"))
             day += SAMPLE_EVERY_DAYS
             k += 1
+        # Scheduled assessments before the end (follow-up ends at the last one): an event is
+        # observed only up to then, so censored and event subjects share the same window.
+        times = []
         for k in range(0, settings.follow_up_days // settings.assessment_every_days + 1):
             at = datetime.combine(
                 start + timedelta(days=k * settings.assessment_every_days),
@@ -132,9 +136,12 @@ def generate_cohort(settings: CohortSettings | None = None) -> list[SyntheticSub
             )
             if (at - zero) / DAY >= end_day:
                 break
+            times.append(at)
+        last_day = (times[-1] - zero) / DAY if times else 0.0
+        for at in times:
             if (at - zero) / DAY < event_day:
                 subject.phq9.append((at, phq9_answers(NEGATIVE_TOTAL)))
-        if event_day < end_day:
+        if event_day <= last_day:
             event_at = zero + event_day * DAY
             subject.phq9.append((event_at, phq9_answers(EVENT_TOTAL)))
             subject = _with_event(subject, event_at)
