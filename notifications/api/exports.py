@@ -489,6 +489,16 @@ class FhirBulkStatusView(FhirViewMixin, APIView):
         )
 
 
+class FhirBulkExportOperationView(FhirBulkExportView):
+    """The same kick-off under FHIR's operation name ``$export`` (documented as fhir/export)."""
+
+    schema = None
+
+
+class FhirBulkStatusOperationView(FhirBulkStatusView):
+    schema = None
+
+
 class FhirObservationView(FhirViewMixin, APIView):
     """A lab system posts a Cmax as a FHIR Observation; the same identifier twice is stored once."""
 

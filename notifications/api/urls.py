@@ -34,11 +34,18 @@ urlpatterns = [
         name="report-missed-assessments",
     ),
     # FHIR
-    path("fhir/$export", exports.FhirBulkExportView.as_view(), name="fhir-export"),
+    # Bulk Data kick-off: FHIR's `$export`, and the same without the `$` (as the schema shows it).
+    path("fhir/$export", exports.FhirBulkExportOperationView.as_view(), name="fhir-export"),
+    path("fhir/export", exports.FhirBulkExportView.as_view(), name="fhir-export-plain"),
     path(
         "fhir/$export-status/<uuid:job_id>",
-        exports.FhirBulkStatusView.as_view(),
+        exports.FhirBulkStatusOperationView.as_view(),
         name="fhir-export-status",
+    ),
+    path(
+        "fhir/export-status/<uuid:job_id>",
+        exports.FhirBulkStatusView.as_view(),
+        name="fhir-export-status-plain",
     ),
     path("fhir/Observation", exports.FhirObservationView.as_view(), name="fhir-observation"),
 ]
