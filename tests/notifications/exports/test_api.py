@@ -11,7 +11,13 @@ from notifications.exports.datasets import DATASETS
 from notifications.models import ExportJob
 from screening.audit import record_audit
 from screening.models import AuditEvent, Response
-from tests.factories import AssessmentFactory, ResponseFactory, SubjectFactory, staff_client
+from tests.factories import (
+    AssessmentFactory,
+    ResponseFactory,
+    SubjectFactory,
+    phq9_answers,
+    staff_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +222,17 @@ def _client_b(world, client_b):
 def test_inactive_user_model_untouched():
     assert get_user_model().objects.filter(is_staff=True).count() == 0
     assert SubjectFactory._meta.model is not None
+
+
+@pytest.mark.parametrize("subjects", [3, 30])
+def test_time_to_event_export_reads_in_batches(
+    world, admin_client_api, django_assert_max_num_queries, subjects
+):
+    """Histories are read four queries per batch of 200 subjects, whatever their number."""
+    for n in range(subjects):
+        subject = SubjectFactory(site=world["a"])
+        ResponseFactory(subject=subject, answers=phq9_answers(10 if n % 2 else 3))
+    with django_assert_max_num_queries(14):
+        rows = read_csv(admin_client_api.get("/api/v1/exports/time-to-event/?endpoint=phq9"))
+    assert len({r["subject_id"] for r in rows}) == subjects + 2
+    assert sum(r["event"] == "1" for r in rows) == subjects // 2 + 2  # the world's PHQ-9 is 12
