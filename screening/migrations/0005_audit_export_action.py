@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0003_access_token_expiry'),
+        ('screening', '0004_site_inform_coordinators_high_escalation'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_channel_implicit'),
+        ('notifications', '0003_alert_revisions_and_undeliverable'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
