@@ -30,6 +30,7 @@ from notifications.exports.fhir_in import (
 )
 from notifications.exports.missed import missed_report
 from notifications.exports.services import (
+    audit_export,
     clean_parameters,
     export_dir,
     queue_export,
@@ -639,4 +640,14 @@ class MissedReportView(APIView):
             params = clean_parameters(request.user, "assessments", request.query_params)
         except ExportParameterError as exc:
             raise _parameter_error(exc) from None
-        return Response(missed_report(request.user, site=params.get("site")))
+        report = missed_report(request.user, site=params.get("site"))
+        audit_export(
+            user=request.user,
+            what="missed-assessments",
+            params=params,
+            rows=len(report["by_site_and_instrument"])
+            + len(report["subjects_with_consecutive_missed"]),
+            complete=True,
+            fmt="json",
+        )
+        return Response(report)

@@ -162,6 +162,12 @@ def test_missed_report_per_site_and_instrument(world, admin_client_api):
     mine = world["client_a"].get("/api/v1/reports/missed-assessments/").json()
     assert {r["site"] for r in mine["by_site_and_instrument"]} == {"a"}
     assert mine["subjects_with_consecutive_missed"] == []
+    event = export_events().last()
+    assert (event.actor, event.changes["dataset"], event.changes["rows"]) == (
+        world["staff_a"],
+        "missed-assessments",
+        1,
+    )
 
 
 def test_export_job_runs_and_its_file_downloads(world, django_capture_on_commit_callbacks):
