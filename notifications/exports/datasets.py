@@ -83,8 +83,11 @@ class Dataset:
     description: str
     columns: Callable[[dict], list[Column]]
     queryset: Callable[[Any, dict], QuerySet]
-    rows: Callable[[QuerySet, dict], Iterator[list[Any]]]
+    rows: Callable[..., Iterator[list[Any]]]
     parameters: tuple[str, ...] = ("site",)
+    # What ``count`` counts, and so what a job's progress counts: "rows", or "subjects" when one
+    # item of the queryset gives several rows (the time-to-event table).
+    progress_unit: str = "rows"
 
     def header(self, params: dict) -> list[str]:
         return [column.name for column in self.columns(params)]
@@ -92,7 +95,10 @@ class Dataset:
     def count(self, user, params: dict) -> int:
         return self.queryset(user, params).count()
 
-    def iter_rows(self, user, params: dict) -> Iterator[list[Any]]:
+    def iter_rows(self, user, params: dict, progress=None) -> Iterator[list[Any]]:
+        """Yield the rows; ``progress(done)`` is told how many subjects are done (if counted)."""
+        if self.progress_unit == "subjects":
+            return self.rows(self.queryset(user, params), params, progress=progress)
         return self.rows(self.queryset(user, params), params)
 
 
@@ -661,10 +667,11 @@ def time_to_event_queryset(user, params: dict) -> QuerySet:
     return subjects.order_by("site__code", "study_id")
 
 
-def time_to_event_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
+def time_to_event_rows(queryset: QuerySet, params: dict, progress=None) -> Iterator[list[Any]]:
     endpoint = params.get("endpoint") or "any"
     profile = current_profile()
     batch: list[Subject] = []
+    done = 0
 
     def flush() -> Iterator[list[Any]]:
         for history in subject_histories(batch):
@@ -675,6 +682,10 @@ def time_to_event_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
                 recency_days=profile.cmax_recency_days,
             ):
                 yield [row[name] for name in TABLE_COLUMNS]
+        nonlocal done
+        done += len(batch)
+        if progress is not None:
+            progress(done)
 
     for subject in queryset.iterator(chunk_size=SUBJECT_BATCH):
         batch.append(subject)
@@ -742,6 +753,7 @@ DATASETS: dict[str, Dataset] = {
             time_to_event_queryset,
             time_to_event_rows,
             parameters=("site", "endpoint"),
+            progress_unit="subjects",
         ),
     ]
 }

@@ -242,13 +242,18 @@ def _write_csv_file(job: ExportJob, user, folder: Path) -> tuple[list[dict], int
     ExportJob.objects.filter(pk=job.pk).update(rows_total=spec.count(user, params))
     name = f"{job.dataset}.csv"
     written = 0
+    by_subject = spec.progress_unit == "subjects"
+
+    def subjects_done(done: int) -> None:
+        ExportJob.objects.filter(pk=job.pk).update(rows_written=done)
 
     def counted():
         nonlocal written
-        for row in spec.iter_rows(user, params):
+        for row in spec.iter_rows(user, params, progress=subjects_done if by_subject else None):
             yield row
             written += 1
-            _progress(job, written)
+            if not by_subject:
+                _progress(job, written)
 
     with open(folder / name, "w", encoding="utf-8", newline="") as handle:
         for chunk in csv_chunks(spec.header(params), counted()):

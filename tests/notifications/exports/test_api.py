@@ -242,3 +242,21 @@ def test_time_to_event_export_reads_in_batches(
         rows = read_csv(admin_client_api.get("/api/v1/exports/time-to-event/?endpoint=phq9"))
     assert len({r["subject_id"] for r in rows}) == subjects + 2
     assert sum(r["event"] == "1" for r in rows) == subjects // 2 + 2  # the world's PHQ-9 is 12
+
+
+def test_a_time_to_event_job_counts_its_progress_in_subjects(
+    world, django_capture_on_commit_callbacks
+):
+    client = world["client_a"]
+    with django_capture_on_commit_callbacks(execute=False):
+        job = client.post(
+            "/api/v1/exports/jobs/", {"dataset": "time-to-event", "endpoint": "phq9"}, format="json"
+        ).json()
+    services.run_export_job(job["id"])
+    done = client.get(f"/api/v1/exports/jobs/{job['id']}/").json()
+    assert (done["status"], done["rows_total"], done["progress"]) == ("done", 1, 100)
+    assert done["files"][0]["count"] == done["rows_written"] >= 1
+    bad = client.post(
+        "/api/v1/exports/jobs/", {"dataset": "time-to-event", "endpoint": "x"}, format="json"
+    )
+    assert bad.status_code == 400 and "endpoint" in bad.json()["error"]["fields"]
