@@ -44,6 +44,11 @@ def _english(texts: Mapping[str, str] | str) -> str:
     return texts.get("en") or next(iter(texts.values()), "")
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
 def item_columns(definitions: Iterable[Mapping[str, Any]]) -> list[Column]:
     """Return one column per item code across the definitions, in first-seen order.
 
@@ -80,7 +85,8 @@ def item_columns(definitions: Iterable[Mapping[str, Any]]) -> list[Column]:
                 type=kind,
                 meaning=(
                     f"Answer to item {code} ({', '.join(entry['instruments'])}; {scored}{loinc}): "
-                    f"{entry['text']} Empty when unanswered or not part of the instrument."
+                    f"{_sentence(entry['text'])} Empty when unanswered or not part of the "
+                    "instrument."
                 ),
                 allowed=allowed,
             )
