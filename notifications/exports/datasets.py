@@ -379,6 +379,8 @@ ALERT_COLUMNS = [
     Column("created_at", "datetime", "When the alert was opened."),
     Column("escalation_tier", "integer", "Escalation tier reached."),
     Column("escalated_at", "datetime", "When it was last escalated."),
+    Column("revision", "integer", "Times the alert worsened and was paged again (0: never)."),
+    Column("paged_at", "datetime", "When the current tier was last paged."),
     Column("acknowledged_at", "datetime", "When a clinician acknowledged it."),
     Column("resolved_at", "datetime", "When it was resolved."),
     Column("action_taken", "string", "Resolution action.", allowed=choices(Alert.Action.choices)),
@@ -405,6 +407,8 @@ def alert_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
         "created_at",
         "escalation_tier",
         "escalated_at",
+        "revision",
+        "paged_at",
         "acknowledged_at",
         "resolved_at",
         "action_taken",
@@ -419,10 +423,12 @@ def alert_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
             _iso(row[10]),
             row[11],
             _iso(row[12]),
-            _iso(row[13]),
+            row[13],
             _iso(row[14]),
-            row[15],
-            row[16],
+            _iso(row[15]),
+            _iso(row[16]),
+            row[17],
+            row[18],
         ]
 
 

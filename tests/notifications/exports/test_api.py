@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -260,3 +261,21 @@ def test_a_time_to_event_job_counts_its_progress_in_subjects(
         "/api/v1/exports/jobs/", {"dataset": "time-to-event", "endpoint": "x"}, format="json"
     )
     assert bad.status_code == 400 and "endpoint" in bad.json()["error"]["fields"]
+
+
+def test_alert_rows_carry_rules_times_and_resolution(world, admin_client_api):
+    rows = read_csv(admin_client_api.get("/api/v1/exports/alerts/?site=a"))
+    by_category = {r["category"]: r for r in rows}
+    urgent, resolved = by_category["discontinuation"], by_category["dose_review"]
+    assert (urgent["rules"], urgent["severity"], urgent["status"], urgent["revision"]) == (
+        "D1",
+        "urgent",
+        "open",
+        "0",
+    )
+    assert json.loads(urgent["reasons"])[0]["rule"] == "D1"
+    assert (resolved["action_taken"], resolved["resolution_note"]) == (
+        "dose_reduced",
+        "Reduced to 500 mg.",
+    )
+    assert resolved["resolved_at"] and urgent["resolved_at"] == ""
