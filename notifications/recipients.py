@@ -148,6 +148,16 @@ def fallback_recipients() -> QuerySet:
     )
 
 
+def may_receive(user_id, site_id) -> bool:
+    """Tell whether a planned recipient may still be sent a site's alert.
+
+    A member of the site; or, while the site has no active clinician, a fallback recipient.
+    """
+    if SiteMembership.objects.filter(user_id=user_id, site_id=site_id).exists():
+        return True
+    return not has_active_clinician(site_id) and fallback_recipients().filter(pk=user_id).exists()
+
+
 def alert_recipients(site, *, tier: int) -> tuple[list, str]:
     """Return the users to page for an alert of a site at a tier, and a note on why if unusual.
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
 
-from . import escalation, reminders
+from . import escalation, reconciliation, reminders
 from .exports import services as exports
 from .models import WorkerHeartbeat
 
@@ -122,8 +122,9 @@ def sweep_deliveries_task() -> None:
 
 @shared_task(name="notifications.escalate_alerts")
 def escalate_alerts_task() -> None:
-    """Escalate urgent alerts not acknowledged in time."""
+    """Escalate urgent and high alerts not acknowledged in time; report undeliverable ones."""
     escalation.escalate_alerts()
+    reconciliation.report_undeliverable()
 
 
 @shared_task(name="notifications.run_export_job", acks_late=True)
