@@ -62,7 +62,7 @@ def usable_channels(user, *, exclude=None) -> list[Channel]:
     """Return the user's configured, usable channels (but ``exclude``), or their implicit email.
 
     A member without any usable configured channel receives alerts by email to their user address
-    (api.md, "Members receive that site's alerts by email ... unless other channels are
+    (docs/api.md, "Members receive that site's alerts by email ... unless other channels are
     configured"); that address gets an ``implicit`` Channel row so that a delivery can point at
     it, and is not used once the user configures a channel. Uses prefetched channels if any.
     """
