@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import exports
+from . import exports, fhir
 from .alerts import AcknowledgeView, AlertDetailView, AlertListView, ResolveView
 from .channels import urlpatterns as channel_urls
 
@@ -35,17 +35,17 @@ urlpatterns = [
     ),
     # FHIR
     # Bulk Data kick-off: FHIR's `$export`, and the same without the `$` (as the schema shows it).
-    path("fhir/$export", exports.FhirBulkExportOperationView.as_view(), name="fhir-export"),
-    path("fhir/export", exports.FhirBulkExportView.as_view(), name="fhir-export-plain"),
+    path("fhir/$export", fhir.FhirBulkExportOperationView.as_view(), name="fhir-export"),
+    path("fhir/export", fhir.FhirBulkExportView.as_view(), name="fhir-export-plain"),
     path(
         "fhir/$export-status/<uuid:job_id>",
-        exports.FhirBulkStatusOperationView.as_view(),
+        fhir.FhirBulkStatusOperationView.as_view(),
         name="fhir-export-status",
     ),
     path(
         "fhir/export-status/<uuid:job_id>",
-        exports.FhirBulkStatusView.as_view(),
+        fhir.FhirBulkStatusView.as_view(),
         name="fhir-export-status-plain",
     ),
-    path("fhir/Observation", exports.FhirObservationView.as_view(), name="fhir-observation"),
+    path("fhir/Observation", fhir.FhirObservationView.as_view(), name="fhir-observation"),
 ]

@@ -75,6 +75,7 @@ def questionnaire_response(row: dict[str, Any], definition: dict[str, Any]) -> d
         value = row["answers"].get(item["code"])
         if value is None:
             continue
+        answer: dict[str, Any]
         if item["type"] == "choice":
             labels = {
                 o["value"]: s["label"]

@@ -80,7 +80,7 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     }
 
 
-def _codes(concept: Any) -> set[tuple[str, str]]:
+def _codes(concept: Any) -> set[tuple[Any, Any]]:
     if not isinstance(concept, dict):
         return set()
     codings = concept.get("coding")
@@ -265,6 +265,9 @@ def parse_cmax_observation(resource: Any) -> CmaxInput:
             )
     if issues:
         raise ObservationProblem(issues)
+    # No issue means every part was read.
+    assert subject_id is not None and lab_reference is not None and sampled_at is not None
+    assert measured is not None and hours is not None
     return CmaxInput(
         subject_id=subject_id,
         lab_reference=lab_reference,

@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if rows:
             print_table(rows)
-        for entry in memory:
-            failed |= not run_memory_benchmark(entry)
+        for memory_entry in memory:
+            failed |= not run_memory_benchmark(memory_entry)
     finally:
         connections.close_all()
         teardown_databases(old_config, verbosity=0)

@@ -26,6 +26,7 @@ def insert_responses(site, count: int) -> None:
     from screening.models import Subject
 
     version = get_current_version("PHQ-9")
+    assert version is not None, "instruments are loaded by migrate"
     subjects = count // RESPONSES_PER_SUBJECT
     Subject.objects.bulk_create(
         Subject(

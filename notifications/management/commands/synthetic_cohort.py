@@ -56,6 +56,8 @@ class Command(BaseCommand):
             )
         )
         phq9 = get_current_version("PHQ-9")
+        if phq9 is None:
+            raise CommandError("PHQ-9 is not loaded: run manage.py migrate first")
         with transaction.atomic():
             site = Site.objects.create(code=code, name="SYNTHETIC cohort", timezone="UTC")
             subjects, changes, results, responses = [], [], [], []

@@ -2,6 +2,7 @@
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -18,7 +19,7 @@ from screening.models import AuditEvent, CmaxResult, EvaluationRequest
 
 pytestmark = pytest.mark.django_db
 
-MODELS = {
+MODELS: dict[str, Any] = {
     "QuestionnaireResponse": QuestionnaireResponse,
     "Observation": Observation,
     "DetectedIssue": DetectedIssue,
