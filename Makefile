@@ -17,7 +17,8 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# Web (gunicorn), Celery worker and Celery beat in the foreground; Ctrl-C stops all three.
+# Web (gunicorn), two Celery workers (urgent; urgent+bulk) and Celery beat in the foreground;
+# Ctrl-C stops all.
 # Without DJANGO_SECRET_KEY it runs in development mode (DJANGO_DEBUG=1).
 run: $(STAMP)
 	@mkdir -p $${VAR_DIR:-var}

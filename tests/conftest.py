@@ -66,7 +66,13 @@ def redis_client():
 class WorkerProcess:
     """A real Celery worker in a subprocess, against the test database and the test broker."""
 
-    def __init__(self, log_path: Path, extra_env: dict | None = None, concurrency: int = 1):
+    def __init__(
+        self,
+        log_path: Path,
+        extra_env: dict | None = None,
+        concurrency: int = 1,
+        queues: str = "urgent,bulk",
+    ):
         db = connection.settings_dict
         database_url = (
             f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
@@ -81,6 +87,7 @@ class WorkerProcess:
         }
         self.log_path = log_path
         self.concurrency = concurrency
+        self.queues = queues
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "WorkerProcess":
@@ -95,6 +102,7 @@ class WorkerProcess:
                 "worker",
                 "--pool=prefork",
                 f"--concurrency={self.concurrency}",
+                f"--queues={self.queues}",
                 "--loglevel=INFO",
                 "--without-mingle",
                 "--without-gossip",
