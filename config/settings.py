@@ -214,7 +214,9 @@ DEFAULT_CRISIS_MESSAGE = os.environ.get(
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Redis, failing over to the database cache table while Redis is unreachable (rate
+        # limits stay enforced, sign-in keeps working): see config/cache.py.
+        "default": {"BACKEND": "config.cache.FailoverCache", "LOCATION": REDIS_URL}
     }
 else:
     CACHES = {

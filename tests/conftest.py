@@ -197,7 +197,7 @@ def celery_broker_at(url: str, *, cache: bool = False):
     overrides = {"CELERY_BROKER_URL": url}
     if cache:
         overrides["CACHES"] = {
-            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+            "default": {"BACKEND": "config.cache.FailoverCache", "LOCATION": url}
         }
     with override_settings(**overrides):
         app._pool = None
