@@ -113,3 +113,35 @@ def test_list_with_an_odd_drug_filter_is_empty_not_a_500(admin_client_api, drug)
     response = admin_client_api.get(f"/api/v1/monitoring-profiles/?drug={drug}")
 
     assert (response.status_code, response.json()["results"]) == (200, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_versions_are_serialised_never_a_500(admin_user):
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import staff_client as client_for
+
+    results: list = []
+    barrier = threading.Barrier(4)
+
+    def post(n: int) -> None:
+        try:
+            client = client_for(admin_user)
+            barrier.wait(10)
+            response = client.post(URL, {"name": f"edit {n}"}, format="json")
+            results.append((response.status_code, response.json().get("version")))
+        except Exception as error:  # recorded and asserted on
+            results.append(repr(error))
+        finally:
+            connection.close()
+
+    MonitoringProfile.objects.filter(drug="cycloserine").exists()  # the default version 1
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(results) == [(201, 2), (201, 3), (201, 4), (201, 5)]
