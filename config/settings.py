@@ -200,8 +200,8 @@ STAFF_TOKEN_TTL_HOURS = int(os.environ.get("STAFF_TOKEN_TTL_HOURS", "24"))
 # --- Subject activation ---------------------------------------------------------------------------
 # A one-time activation code expires this many hours after staff issue it.
 ACTIVATION_CODE_TTL_HOURS = int(os.environ.get("ACTIVATION_CODE_TTL_HOURS", "72"))
-# Failed activations tolerated per client address, and per subject (a stale code of the subject),
-# within the window; beyond them the endpoint answers 429 until the window ends.
+# Failed activations tolerated per client address, and per code (issued or invented; never per
+# subject, so a new code works), within the window; beyond them the endpoint answers 429 until the window ends.
 ACTIVATION_MAX_FAILURES = int(os.environ.get("ACTIVATION_MAX_FAILURES", "5"))
 ACTIVATION_FAILURE_WINDOW_SECONDS = int(os.environ.get("ACTIVATION_FAILURE_WINDOW_SECONDS", "900"))
 # Shown after a PHQ-9 item 9 answer >= 1 when the subject's site has no crisis message of its own.
