@@ -197,11 +197,17 @@ SPECTACULAR_SETTINGS = {
 # it is revoked by logout, by staff, or by withdrawal).
 STAFF_TOKEN_TTL_HOURS = int(os.environ.get("STAFF_TOKEN_TTL_HOURS", "24"))
 
+# Failed staff sign-ins per account (username) within the window before it is locked until the
+# window ends (screening.services.staff_login); the user and the admins are emailed.
+STAFF_LOGIN_MAX_FAILURES = int(os.environ.get("STAFF_LOGIN_MAX_FAILURES", "10"))
+STAFF_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("STAFF_LOGIN_LOCKOUT_SECONDS", "900"))
+
 # --- Subject activation ---------------------------------------------------------------------------
 # A one-time activation code expires this many hours after staff issue it.
 ACTIVATION_CODE_TTL_HOURS = int(os.environ.get("ACTIVATION_CODE_TTL_HOURS", "72"))
 # Failed activations tolerated per client address, and per code (issued or invented; never per
-# subject, so a new code works), within the window; beyond them the endpoint answers 429 until the window ends.
+# subject, so a new code works), within the window; beyond them the endpoint answers 429 until
+# the window ends.
 ACTIVATION_MAX_FAILURES = int(os.environ.get("ACTIVATION_MAX_FAILURES", "5"))
 ACTIVATION_FAILURE_WINDOW_SECONDS = int(os.environ.get("ACTIVATION_FAILURE_WINDOW_SECONDS", "900"))
 # Shown after a PHQ-9 item 9 answer >= 1 when the subject's site has no crisis message of its own.

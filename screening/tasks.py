@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from screening.services import assessments, outbox
+from screening.services import assessments, outbox, staff_login
 
 from .models import Subject
 
@@ -78,3 +78,15 @@ def request_periodic_evaluations() -> int:
         count = outbox.request_periodic_evaluations(now=timezone.now())
     logger.info("periodic evaluations requested", extra={"count": count})
     return count
+
+
+@shared_task(
+    name="screening.notify_staff_lockout",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def notify_staff_lockout(user_id: int) -> int:
+    """Email a staff user whose account was locked by failed sign-ins, and the admins."""
+    return staff_login.notify_lockout(user_id)
