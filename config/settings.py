@@ -138,6 +138,8 @@ if not DEBUG:
 
 # Keys that encrypt contact details at rest (Fernet, comma-separated, the first encrypts, all
 # decrypt, so a key can be rotated). Derived from the secret key when not given.
+# ``manage.py check --deploy`` warns (screening.W001) when they are derived.
+FIELD_ENCRYPTION_KEYS_DERIVED = not env_list("FIELD_ENCRYPTION_KEYS")
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
     base64.urlsafe_b64encode(
         hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()
