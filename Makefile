@@ -38,9 +38,14 @@ test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# In-process benchmarks, then the HTTP load benchmark (needs wrk: installed with apt-get when
+# missing, else stop saying what to install).
 bench: $(STAMP)
 	@$(BIN)/python -m tests.services
-	$(BIN)/python -m tests.benchmarks
+	@command -v wrk >/dev/null || { echo "Installing wrk (Debian package) for the HTTP benchmark"; \
+	  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
+	  || { echo "make bench needs wrk: install it with 'apt-get install -y wrk' (Debian)" >&2; exit 1; }; }
+	$(BIN)/python -m tests.benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
