@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test lint bench install clean
+.PHONY: run test faults lint bench install clean
 
 # Create the virtual environment and install the pinned dependencies when missing or changed.
 $(STAMP): requirements.txt
@@ -37,6 +37,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fault suite alone (make test runs it too): workers killed with deliveries in flight, Redis
+# stopped and flushed, SMTP failing then recovering, two beats, database connections terminated.
+faults: $(STAMP)
+	@$(BIN)/python -m tests.services
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
 
 # In-process benchmarks, then the HTTP load benchmark (needs wrk: installed with apt-get when
 # missing, else stop saying what to install).
