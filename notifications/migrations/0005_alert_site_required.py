@@ -1,4 +1,4 @@
-"""An alert's site is required, and the alert list is indexed by site and time (after 0003's
+"""An alert's site is required, and the alert list is indexed by site and time (after 0004's
 data copy, in its own transaction: PostgreSQL cannot alter a table with pending trigger events)."""
 
 import django.db.models.deletion
@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0003_alert_site")]
+    dependencies = [("notifications", "0004_alert_site")]
 
     operations = [
         migrations.AlterField(

@@ -1,4 +1,4 @@
-"""Copy the subject's site onto each alert (0004 makes it required and indexes it)."""
+"""Copy the subject's site onto each alert (0005 makes it required and indexes it)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -16,8 +16,8 @@ def copy_sites(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0002_channel_implicit"),
-        ("screening", "0004_staff_phone_encrypted"),
+        ("notifications", "0003_alert_revisions_and_undeliverable"),
+        ("screening", "0005_staff_phone_encrypted"),
     ]
 
     operations = [

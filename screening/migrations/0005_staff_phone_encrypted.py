@@ -22,7 +22,7 @@ def decrypt_phones(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("screening", "0003_access_token_expiry")]
+    dependencies = [("screening", "0004_site_inform_coordinators_high_escalation")]
 
     operations = [
         migrations.AddField(
