@@ -12,11 +12,21 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from notifications import recipients
 from notifications.delivery import plan_deliveries
 from screening.audit import record_audit
+from screening.models import SiteMembership
 
 from .models import Alert
 
@@ -51,17 +61,39 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
     escalation is audited in the same transaction.
     """
     now = now or timezone.now()
-    candidates = (
+    # The query part runs in a constant number of queries whatever the number of open alerts:
+    # one for the overdue alerts (the deadline is computed in SQL, as escalation_deadline does),
+    # one for the tiers with an active clinician at their sites (as recipients.next_tier asks).
+    # Only escalating an alert costs queries of its own.
+    minutes = Case(
+        When(severity=Alert.Severity.URGENT, then=F("profile__escalation_minutes")),
+        default=F("profile__high_escalation_minutes"),
+    )
+    overdue = list(
         Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
+        .annotate(
+            deadline=ExpressionWrapper(
+                Coalesce("paged_at", "escalated_at", "created_at")
+                + ExpressionWrapper(
+                    Value(timedelta(minutes=1)) * minutes, output_field=DurationField()
+                ),
+                output_field=DateTimeField(),
+            )
+        )
+        .filter(deadline__lte=now)
         .select_related("profile", "subject")
         .order_by("created_at")
     )
+    tiers = clinician_tiers({alert.subject.site_id for alert in overdue})
     escalated = []
-    for alert in candidates:
+    for alert in overdue:
         deadline = escalation_deadline(alert)
-        if deadline > now:
+        if deadline > now:  # cannot happen (same rule as the SQL); kept as a guard
             continue
-        next_tier = recipients.next_tier(alert.subject.site_id, after=alert.escalation_tier)
+        next_tier = min(
+            (tier for tier in tiers.get(alert.subject.site_id, ()) if tier > alert.escalation_tier),
+            default=None,
+        )
         if next_tier is None:
             if now - deadline < REPORT_WINDOW:
                 logger.error(
@@ -72,6 +104,22 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
         if escalate_alert(alert=alert, to_tier=next_tier, now=now):
             escalated.append(str(alert.pk))
     return escalated
+
+
+def clinician_tiers(site_ids: set) -> dict:
+    """Return, per site, the escalation tiers that have an active clinician (one query)."""
+    tiers: dict = {}
+    if not site_ids:
+        return tiers
+    for site_id, tier in (
+        SiteMembership.objects.filter(
+            site_id__in=site_ids, role=SiteMembership.Role.CLINICIAN, user__is_active=True
+        )
+        .values_list("site_id", "escalation_tier")
+        .distinct()
+    ):
+        tiers.setdefault(site_id, set()).add(tier)
+    return tiers
 
 
 @transaction.atomic
