@@ -34,9 +34,13 @@ def _empty_cache():
     """Start every test with empty rate-limit counters (the cache is the test Redis)."""
     from django.core.cache import cache
 
+    from questionnaires.services import clear_current_versions
+
     cache.clear()
+    clear_current_versions()  # a rolled-back test's instrument version must not linger
     yield
     cache.clear()
+    clear_current_versions()
 
 
 @pytest.fixture
