@@ -11,7 +11,7 @@ command line (``WEB_BIND``, ``WEB_WORKERS`` in ``make run``).
 
 import json
 
-from gunicorn import util
+from gunicorn import util  # type: ignore[import-untyped]
 
 limit_request_line = 8190
 limit_request_fields = 100

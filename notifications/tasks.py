@@ -86,15 +86,15 @@ def evaluate_subjects(subject_ids: list[str]) -> int:
         )
     )
     evaluated = 0
-    for subject_id in ids:
-        if subject_id not in pending:
+    for subject_uuid in ids:
+        if subject_uuid not in pending:
             continue  # evaluated already, by an urgent task or the sweep
         try:
-            evaluation.evaluate_subject(subject_id=subject_id)
+            evaluation.evaluate_subject(subject_id=subject_uuid)
         except Exception:
             logger.warning(
                 "evaluation failed; it stays pending",
-                extra={"subject_id": str(subject_id)},
+                extra={"subject_id": str(subject_uuid)},
                 exc_info=True,
             )
             continue

@@ -198,7 +198,7 @@ def celery_broker_at(url: str, *, cache: bool = False):
 
     conf = app.conf
     saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
-    overrides = {"CELERY_BROKER_URL": url}
+    overrides: dict[str, object] = {"CELERY_BROKER_URL": url}
     if cache:
         overrides["CACHES"] = {
             "default": {"BACKEND": "config.cache.FailoverCache", "LOCATION": url}

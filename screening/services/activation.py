@@ -22,6 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -95,7 +96,7 @@ def issue_activation_code(*, subject: Subject, actor) -> tuple[ActivationCode, s
     code = generate_code()
     row = ActivationCode.objects.create(
         subject=subject,
-        code_hash=hash_code(normalise_code(code)),
+        code_hash=hash_code(cast(str, normalise_code(code))),  # a generated code is canonical
         expires_at=now + timedelta(hours=settings.ACTIVATION_CODE_TTL_HOURS),
         created_by=actor,
         created_at=now,
@@ -157,7 +158,7 @@ def activate(*, code: object, client: str) -> Activation:
                 and row.expires_at > now
                 and row.subject.status == Subject.Status.ACTIVE
             )
-            if usable:
+            if usable and row is not None:
                 row.used_at = now
                 row.save(update_fields=["used_at"])
                 token, key = AccessToken.issue(subject=row.subject)

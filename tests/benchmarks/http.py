@@ -82,7 +82,7 @@ def start_gunicorn(app: str, env: dict, port: int, log: Path) -> subprocess.Pope
     raise SystemExit(f"gunicorn {app} did not start:\n{log.read_text()[-3000:]}")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def terminate_server(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
@@ -172,7 +172,7 @@ end
 """
 
 
-def seed_project(alerts_small: int, alerts_large: int):
+def seed_project(alerts_small, alerts_large):
     """Create the project's data; return the cases (and the tokens they use)."""
     from datetime import timedelta
 
@@ -192,7 +192,7 @@ def seed_project(alerts_small: int, alerts_large: int):
     now = timezone.now()
     profile = current_profile()
 
-    def site_with_alerts(code: str, count: int, others: int):
+    def site_with_alerts(code, count, others):
         site = SiteFactory(code=code)
         clinician = UserFactory(username=f"{code}-clinician", site=site)
         _, staff_key = AccessToken.issue(user=clinician)
@@ -427,7 +427,7 @@ def run_http(rounds: int = 3, duration: float = 5.0) -> list[tuple[str, str, str
         return rows
     finally:
         for proc in procs:
-            stop(proc)
+            terminate_server(proc)
         connection.close()
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{baseline_db}" WITH (FORCE)')

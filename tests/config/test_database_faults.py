@@ -33,7 +33,8 @@ def wsgi_get(path: str, token: str | None = None) -> tuple[int, dict]:
     if token:
         environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     status: list[str] = []
-    body = b"".join(WSGIHandler()(environ, lambda s, headers: status.append(s)))
+    start_response = lambda s, headers: status.append(s)  # noqa: E731
+    body = b"".join(WSGIHandler()(environ, start_response))  # type: ignore[arg-type]
     return int(status[0].split()[0]), json.loads(body)
 
 

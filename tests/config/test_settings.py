@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 PRODUCTION_ENV = {
@@ -26,6 +28,7 @@ def run_manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_production_settings_pass_the_deployment_checklist(tmp_path):
     result = run_manage(
         "check",
@@ -39,6 +42,7 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_the_deployment_checklist_warns_without_field_encryption_keys(tmp_path):
     env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path)}
     del env["FIELD_ENCRYPTION_KEYS"]
@@ -50,6 +54,7 @@ def test_the_deployment_checklist_warns_without_field_encryption_keys(tmp_path):
     assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr + result.stdout
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
     env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path), "DATABASE_URL": "postgresql://db/prod"}
     del env["DJANGO_SECRET_KEY"]
@@ -60,6 +65,7 @@ def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
     assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off" in result.stderr
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_manage_py_with_the_embedded_defaults_runs_in_development_mode(tmp_path):
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
 
@@ -77,6 +83,7 @@ def test_debug_is_off_unless_asked_for(settings):
     assert env_bool("SURELY_UNSET_VARIABLE") is False
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_openapi_schema_generates_without_warnings(tmp_path):
     result = run_manage(
         "spectacular",

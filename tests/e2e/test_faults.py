@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.faults]
 SWEEPS = ["notifications.sweep_evaluations", "notifications.sweep_deliveries"]
 
 
-def urgent_finding(site, study_id: str):
+def urgent_finding(site, study_id):
     subject = SubjectFactory(site=site, study_id=study_id)
     with transaction.atomic():
         ResponseFactory(subject=subject, answers=phq9_answers(5, item9=2))

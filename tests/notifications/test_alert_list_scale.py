@@ -11,7 +11,7 @@ from tests.factories import AlertFactory, SiteFactory, SubjectFactory, UserFacto
 pytestmark = pytest.mark.django_db
 
 
-def many_alerts(site, count: int) -> None:
+def many_alerts(site, count):
     subjects = [SubjectFactory(site=site) for _ in range(10)]
     profile = current_profile()
     Alert.objects.bulk_create(
