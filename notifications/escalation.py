@@ -12,21 +12,13 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import (
-    Case,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Min
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from notifications.delivery import plan_deliveries
 from screening.audit import record_audit
-from screening.models import SiteMembership
+from screening.models import MonitoringProfile, SiteMembership
 
 from .models import Alert
 
@@ -62,34 +54,28 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
     """
     now = now or timezone.now()
     # The query part runs in a constant number of queries whatever the number of open alerts:
-    # one for the overdue alerts (the deadline is computed in SQL, as escalation_deadline does),
-    # one for the tiers with an active clinician at their sites (as recipients.next_tier asks).
-    # Only escalating an alert costs queries of its own.
-    minutes = Case(
-        When(severity=Alert.Severity.URGENT, then=F("profile__escalation_minutes")),
-        default=F("profile__high_escalation_minutes"),
-    )
-    overdue = list(
-        Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
-        .annotate(
-            deadline=ExpressionWrapper(
-                Coalesce("paged_at", "escalated_at", "created_at")
-                + ExpressionWrapper(
-                    Value(timedelta(minutes=1)) * minutes, output_field=DurationField()
-                ),
-                output_field=DateTimeField(),
-            )
-        )
-        .filter(deadline__lte=now)
+    # the shortest escalation delay of any profile; the open alerts paged at least that long ago
+    # (only they can be due: exactly which is decided below with escalation_deadline); the tiers
+    # with an active clinician at their sites (as recipients.next_tier asks). Only escalating an
+    # alert costs queries of its own. Plain comparisons, so SQLite (development) runs it too.
+    shortest = MonitoringProfile.objects.aggregate(
+        minutes=Min(Least("escalation_minutes", "high_escalation_minutes"))
+    )["minutes"]
+    if shortest is None:
+        return []
+    overdue = [
+        alert
+        for alert in Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
+        .alias(since=Coalesce("paged_at", "escalated_at", "created_at"))
+        .filter(since__lte=now - timedelta(minutes=shortest))
         .select_related("profile", "subject")
         .order_by("created_at")
-    )
+        if escalation_deadline(alert) <= now
+    ]
     tiers = clinician_tiers({alert.subject.site_id for alert in overdue})
     escalated = []
     for alert in overdue:
         deadline = escalation_deadline(alert)
-        if deadline > now:  # cannot happen (same rule as the SQL); kept as a guard
-            continue
         next_tier = min(
             (tier for tier in tiers.get(alert.subject.site_id, ()) if tier > alert.escalation_tier),
             default=None,
