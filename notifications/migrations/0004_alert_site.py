@@ -17,7 +17,7 @@ def copy_sites(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("notifications", "0003_alert_revisions_and_undeliverable"),
-        ("screening", "0005_staff_phone_encrypted"),
+        ("screening", "0006_staff_phone_encrypted"),
     ]
 
     operations = [

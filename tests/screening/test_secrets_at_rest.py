@@ -86,8 +86,8 @@ def test_the_migration_encrypts_existing_staff_phone_numbers():
 
     from screening import crypto
 
-    before = [("screening", "0004_site_inform_coordinators_high_escalation")]
-    after = [("screening", "0005_staff_phone_encrypted")]
+    before = [("screening", "0005_response_language")]
+    after = [("screening", "0006_staff_phone_encrypted")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     apps = executor.loader.project_state(before).apps

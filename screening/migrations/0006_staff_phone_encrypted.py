@@ -22,7 +22,7 @@ def decrypt_phones(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("screening", "0004_site_inform_coordinators_high_escalation")]
+    dependencies = [("screening", "0005_response_language")]
 
     operations = [
         migrations.AddField(
