@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 AXE_VERSION := 4.14.1
 AXE := var/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-fast browser-deps messages lint bench install clean
+.PHONY: run test test-fast faults browser-deps messages lint bench install clean
 
 # Create the virtual environment and install the pinned dependencies when missing or changed.
 $(STAMP): requirements.txt
@@ -20,7 +20,8 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# Web (gunicorn), Celery worker and Celery beat in the foreground; Ctrl-C stops all three.
+# Web (gunicorn), two Celery workers (urgent; urgent+bulk) and Celery beat in the foreground;
+# Ctrl-C stops all.
 # Without DJANGO_SECRET_KEY it runs in development mode (DJANGO_DEBUG=1).
 run: $(STAMP)
 	@mkdir -p $${VAR_DIR:-var}
@@ -73,9 +74,20 @@ test-fast: $(STAMP)
 	@$(BIN)/python -m tests.services
 	$(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)
 
+# The fault suite alone (make test runs it too): workers killed with deliveries in flight, Redis
+# stopped and flushed, SMTP failing then recovering, two beats, database connections terminated.
+faults: $(STAMP)
+	@$(BIN)/python -m tests.services
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
+
+# In-process benchmarks, then the HTTP load benchmark (needs wrk: installed with apt-get when
+# missing, else stop saying what to install).
 bench: $(STAMP)
 	@$(BIN)/python -m tests.services
-	$(BIN)/python -m tests.benchmarks
+	@command -v wrk >/dev/null || { echo "Installing wrk (Debian package) for the HTTP benchmark"; \
+	  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
+	  || { echo "make bench needs wrk: install it with 'apt-get install -y wrk' (Debian)" >&2; exit 1; }; }
+	$(BIN)/python -m tests.benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -3,11 +3,13 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 try:  # Redis backs the cache (rate limits) in production; the embedded default has no Redis.
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,6 +18,10 @@ try:  # Redis backs the cache (rate limits) in production; the embedded default 
     UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
 except ImportError:  # pragma: no cover
     UNAVAILABLE_ERRORS = ()
+
+# A lost database connection (OperationalError covers "terminating connection", "server closed
+# the connection", refused connections; InterfaceError "connection already closed").
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 logger = logging.getLogger(__name__)
 # Seconds a client is asked to wait when a backing service (Redis) is unreachable.
@@ -72,6 +78,16 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        # The database connection dropped mid-request (the health check at request start catches
+        # a stale one): nothing was committed by this request, so the client may simply retry.
+        logger.error("the database is unreachable", extra={"error": type(exc).__name__})
+        set_rollback()
+        return Response(
+            error_body("unavailable", "The service is briefly unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
     elif isinstance(exc, UNAVAILABLE_ERRORS):
         # The rate-limit store is down: refuse for now (never skip the limit), and say so.
         logger.error("a backing service is unreachable", extra={"error": type(exc).__name__})

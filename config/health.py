@@ -30,17 +30,31 @@ class HealthzView(ProbeView):
 
 
 def check_database(db=None) -> dict:
-    """Run a trivial query on a database connection (the default one unless given)."""
+    """Run a trivial query on a database connection (the default one unless given).
+
+    A connection the server dropped (``pg_terminate_backend``, a restart) is closed and the query
+    tried once more on a fresh one: readiness reports the database, not a stale socket.
+    """
     db = db or connection
     backend = db.vendor
-    try:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # any failure means not ready; the reason goes to the log
-        logger.warning("readiness: database check failed", extra={"error": type(exc).__name__})
-        return {"ok": False, "backend": backend, "error": type(exc).__name__}
-    return {"ok": True, "backend": backend}
+    error = None
+    for _attempt in range(2):
+        try:
+            with db.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception as exc:  # any failure means not ready; the reason goes to the log
+            error = exc
+            if db.in_atomic_block:
+                break  # a transaction cannot move to another connection
+            try:
+                db.close()
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                pass
+            continue
+        return {"ok": True, "backend": backend}
+    logger.warning("readiness: database check failed", extra={"error": type(error).__name__})
+    return {"ok": False, "backend": backend, "error": type(error).__name__}
 
 
 def check_broker() -> dict:
@@ -68,7 +82,22 @@ class ReadyzView(ProbeView):
     """
 
     def get(self, request):
-        return Response(*readiness())
+        try:
+            return Response(*readiness())
+        except Exception as exc:  # never a 500: a probe that cannot check is not ready
+            logger.warning("readiness check failed", extra={"error": type(exc).__name__})
+            return Response(
+                {
+                    "status": "unavailable",
+                    "failed": ["readiness"],
+                    "error": {
+                        "code": "unavailable",
+                        "message": f"Not ready: {type(exc).__name__}.",
+                        "fields": {},
+                    },
+                },
+                status=503,
+            )
 
 
 def readiness() -> tuple[dict, int]:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectUnstorableTextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,7 +93,11 @@ TEMPLATES = [
 
 # --- Database ------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections, checked before each request reuses one: a connection PostgreSQL dropped
+# (restart, pg_terminate_backend, a failover) is replaced instead of failing the request.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for a lock instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
@@ -167,6 +172,8 @@ if not DEBUG:
 
 # Keys that encrypt contact details at rest (Fernet, comma-separated, the first encrypts, all
 # decrypt, so a key can be rotated). Derived from the secret key when not given.
+# ``manage.py check --deploy`` warns (screening.W001) when they are derived.
+FIELD_ENCRYPTION_KEYS_DERIVED = not env_list("FIELD_ENCRYPTION_KEYS")
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
     base64.urlsafe_b64encode(
         hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()
@@ -227,11 +234,17 @@ SPECTACULAR_SETTINGS = {
 # it is revoked by logout, by staff, or by withdrawal).
 STAFF_TOKEN_TTL_HOURS = int(os.environ.get("STAFF_TOKEN_TTL_HOURS", "24"))
 
+# Failed staff sign-ins per account (username) within the window before it is locked until the
+# window ends (screening.services.staff_login); the user and the admins are emailed.
+STAFF_LOGIN_MAX_FAILURES = int(os.environ.get("STAFF_LOGIN_MAX_FAILURES", "10"))
+STAFF_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("STAFF_LOGIN_LOCKOUT_SECONDS", "900"))
+
 # --- Subject activation ---------------------------------------------------------------------------
 # A one-time activation code expires this many hours after staff issue it.
 ACTIVATION_CODE_TTL_HOURS = int(os.environ.get("ACTIVATION_CODE_TTL_HOURS", "72"))
-# Failed activations tolerated per client address, and per subject (a stale code of the subject),
-# within the window; beyond them the endpoint answers 429 until the window ends.
+# Failed activations tolerated per client address, and per code (issued or invented; never per
+# subject, so a new code works), within the window; beyond them the endpoint answers 429 until
+# the window ends.
 ACTIVATION_MAX_FAILURES = int(os.environ.get("ACTIVATION_MAX_FAILURES", "5"))
 ACTIVATION_FAILURE_WINDOW_SECONDS = int(os.environ.get("ACTIVATION_FAILURE_WINDOW_SECONDS", "900"))
 # Shown after a PHQ-9 item 9 answer >= 1 when the subject's site has no crisis message of its own.
@@ -245,7 +258,9 @@ DEFAULT_CRISIS_MESSAGE = os.environ.get(
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Redis, failing over to the database cache table while Redis is unreachable (rate
+        # limits stay enforced, sign-in keeps working): see config/cache.py.
+        "default": {"BACKEND": "config.cache.FailoverCache", "LOCATION": REDIS_URL}
     }
 else:
     CACHES = {

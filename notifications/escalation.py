@@ -12,11 +12,13 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Min
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from notifications import recipients
 from notifications.delivery import plan_deliveries
 from screening.audit import record_audit
+from screening.models import MonitoringProfile, SiteMembership
 
 from .models import Alert
 
@@ -51,17 +53,33 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
     escalation is audited in the same transaction.
     """
     now = now or timezone.now()
-    candidates = (
-        Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
+    # The query part runs in a constant number of queries whatever the number of open alerts:
+    # the shortest escalation delay of any profile; the open alerts paged at least that long ago
+    # (only they can be due: exactly which is decided below with escalation_deadline); the tiers
+    # with an active clinician at their sites (as recipients.next_tier asks). Only escalating an
+    # alert costs queries of its own. Plain comparisons, so SQLite (development) runs it too.
+    shortest = MonitoringProfile.objects.aggregate(
+        minutes=Min(Least("escalation_minutes", "high_escalation_minutes"))
+    )["minutes"]
+    if shortest is None:
+        return []
+    overdue = [
+        alert
+        for alert in Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
+        .alias(since=Coalesce("paged_at", "escalated_at", "created_at"))
+        .filter(since__lte=now - timedelta(minutes=shortest))
         .select_related("profile", "subject")
         .order_by("created_at")
-    )
+        if escalation_deadline(alert) <= now
+    ]
+    tiers = clinician_tiers({alert.subject.site_id for alert in overdue})
     escalated = []
-    for alert in candidates:
+    for alert in overdue:
         deadline = escalation_deadline(alert)
-        if deadline > now:
-            continue
-        next_tier = recipients.next_tier(alert.subject.site_id, after=alert.escalation_tier)
+        next_tier = min(
+            (tier for tier in tiers.get(alert.subject.site_id, ()) if tier > alert.escalation_tier),
+            default=None,
+        )
         if next_tier is None:
             if now - deadline < REPORT_WINDOW:
                 logger.error(
@@ -72,6 +90,22 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
         if escalate_alert(alert=alert, to_tier=next_tier, now=now):
             escalated.append(str(alert.pk))
     return escalated
+
+
+def clinician_tiers(site_ids: set) -> dict:
+    """Return, per site, the escalation tiers that have an active clinician (one query)."""
+    tiers: dict = {}
+    if not site_ids:
+        return tiers
+    for site_id, tier in (
+        SiteMembership.objects.filter(
+            site_id__in=site_ids, role=SiteMembership.Role.CLINICIAN, user__is_active=True
+        )
+        .values_list("site_id", "escalation_tier")
+        .distinct()
+    ):
+        tiers.setdefault(site_id, set()).add(tier)
+    return tiers
 
 
 @transaction.atomic

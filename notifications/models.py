@@ -92,6 +92,15 @@ class Alert(models.Model):
     subject = models.ForeignKey(
         "screening.Subject", on_delete=models.PROTECT, related_name="alerts"
     )
+    site = models.ForeignKey(
+        "screening.Site",
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        editable=False,
+        db_index=False,  # alert_site_created_idx starts with it
+        help_text="The subject's site (a subject never moves), copied so that a site's alert "
+        "list reads one index range whatever the number of other sites' alerts.",
+    )
     category = models.CharField(max_length=24, choices=Category.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -146,10 +155,20 @@ class Alert(models.Model):
                 name="alert_one_unresolved_per_category",
             ),
         ]
-        indexes = [models.Index(fields=["status", "severity", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "severity", "created_at"]),
+            # The alert list: a site's alerts newest first (cursor pagination on created_at).
+            models.Index(fields=["site", "-created_at"], name="alert_site_created_idx"),
+            models.Index(fields=["-created_at"], name="alert_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.category} alert {self.id} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if self.site_id is None and self.subject_id is not None:
+            self.site_id = self.subject.site_id
+        super().save(*args, **kwargs)
 
 
 class Delivery(models.Model):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
+from screening.services import outbox
 
 from . import escalation, reconciliation, reminders
 from .exports import services as exports
@@ -23,6 +24,10 @@ logger = logging.getLogger(__name__)
 SWEEP_MIN_AGE = timedelta(seconds=30)
 # Subjects evaluated per sweep; the rest wait for the next tick (a minute).
 SWEEP_BATCH = 200
+# A bulk request (periodic, profile change) still pending this long lost its batch: send it again.
+BULK_RESEND_AFTER = timedelta(hours=1)
+# Subjects re-sent per sweep (the rest next minute).
+BULK_RESEND_MAX = 5000
 # Attempts after which a pending request is logged as an error (it is still retried).
 STUCK_ATTEMPTS = 10
 
@@ -63,17 +68,57 @@ def evaluate_subject(subject_id: str) -> None:
     evaluation.evaluate_subject(subject_id=subject_id)
 
 
+@shared_task(name="notifications.evaluate_subjects", acks_late=True)
+def evaluate_subjects(subject_ids: list[str]) -> int:
+    """Evaluate a batch of subjects with pending requests (bulk queue: periodic, profile change).
+
+    Each subject in its own transaction; one failure leaves that subject's request pending (the
+    sweep or the next periodic run retries it) and the batch goes on. Return how many evaluated.
+    """
+    ids = []
+    for subject_id in subject_ids:
+        try:
+            ids.append(uuid.UUID(str(subject_id)))
+        except ValueError:
+            logger.error("evaluation batch with a malformed subject id: id dropped")
+    pending = set(
+        EvaluationRequest.objects.filter(subject_id__in=ids, processed_at__isnull=True).values_list(
+            "subject_id", flat=True
+        )
+    )
+    evaluated = 0
+    for subject_uuid in ids:
+        if subject_uuid not in pending:
+            continue  # evaluated already, by an urgent task or the sweep
+        try:
+            evaluation.evaluate_subject(subject_id=subject_uuid)
+        except Exception:
+            logger.warning(
+                "evaluation failed; it stays pending",
+                extra={"subject_id": str(subject_uuid)},
+                exc_info=True,
+            )
+            continue
+        evaluated += 1
+    return evaluated
+
+
 @shared_task(name="notifications.sweep_evaluations")
 def sweep_evaluations(min_age_seconds: int = int(SWEEP_MIN_AGE.total_seconds())) -> int:
     """Evaluate subjects whose evaluation requests are still pending; return how many.
 
     Beat sends this every minute. Each subject is evaluated in its own transaction, so one
     failure neither blocks the others nor loses the request (it stays pending, attempts + 1).
+    Only subjects with a request triggered by new data are evaluated here (this runs on the
+    urgent queue); bulk requests (periodic, profile change) are waiting in the bulk queue, and
+    those pending for over ``BULK_RESEND_AFTER`` (their batch was lost) are sent there again once.
     """
+    resend_bulk_requests()
     cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
     # Oldest first, so a backlog larger than a batch cannot starve anyone.
     subject_ids = list(
         EvaluationRequest.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
+        .exclude(reason__in=outbox.BULK_REASONS)
         .values("subject_id")
         .annotate(oldest=Min("created_at"))
         .order_by("oldest")
@@ -99,6 +144,25 @@ def sweep_evaluations(min_age_seconds: int = int(SWEEP_MIN_AGE.total_seconds()))
             continue
         evaluated += 1
     return evaluated
+
+
+def resend_bulk_requests() -> int:
+    """Send again, once, the bulk requests pending for over ``BULK_RESEND_AFTER``; return count."""
+    stale = EvaluationRequest.objects.filter(
+        processed_at__isnull=True,
+        reason__in=outbox.BULK_REASONS,
+        attempts=0,
+        created_at__lte=timezone.now() - BULK_RESEND_AFTER,
+    )
+    subject_ids = list(
+        stale.order_by().values_list("subject_id", flat=True).distinct()[:BULK_RESEND_MAX]
+    )
+    if not subject_ids:
+        return 0
+    EvaluationRequest.objects.filter(
+        subject_id__in=subject_ids, processed_at__isnull=True, reason__in=outbox.BULK_REASONS
+    ).update(attempts=F("attempts") + 1)
+    return outbox.send_evaluation_batches([str(subject_id) for subject_id in subject_ids])
 
 
 @shared_task(

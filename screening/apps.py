@@ -22,6 +22,6 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Screening"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the receivers
+        from . import checks, signals  # noqa: F401 - registers the checks, connects receivers
 
         post_migrate.connect(create_default_profile, sender=self)

@@ -34,9 +34,13 @@ def _empty_cache():
     """Start every test with empty rate-limit counters (the cache is the test Redis)."""
     from django.core.cache import cache
 
+    from questionnaires.services import clear_current_versions
+
     cache.clear()
+    clear_current_versions()  # a rolled-back test's instrument version must not linger
     yield
     cache.clear()
+    clear_current_versions()
 
 
 @pytest.fixture
@@ -66,7 +70,13 @@ def redis_client():
 class WorkerProcess:
     """A real Celery worker in a subprocess, against the test database and the test broker."""
 
-    def __init__(self, log_path: Path, extra_env: dict | None = None, concurrency: int = 1):
+    def __init__(
+        self,
+        log_path: Path,
+        extra_env: dict | None = None,
+        concurrency: int = 1,
+        queues: str = "urgent,bulk",
+    ):
         db = connection.settings_dict
         database_url = (
             f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
@@ -81,6 +91,7 @@ class WorkerProcess:
         }
         self.log_path = log_path
         self.concurrency = concurrency
+        self.queues = queues
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "WorkerProcess":
@@ -95,6 +106,7 @@ class WorkerProcess:
                 "worker",
                 "--pool=prefork",
                 f"--concurrency={self.concurrency}",
+                f"--queues={self.queues}",
                 "--loglevel=INFO",
                 "--without-mingle",
                 "--without-gossip",
@@ -189,7 +201,7 @@ def celery_broker_at(url: str, *, cache: bool = False):
     overrides: dict[str, object] = {"CELERY_BROKER_URL": url}
     if cache:
         overrides["CACHES"] = {
-            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+            "default": {"BACKEND": "config.cache.FailoverCache", "LOCATION": url}
         }
     with override_settings(**overrides):
         app._pool = None

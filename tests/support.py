@@ -77,3 +77,28 @@ class PrivateRedis:
     @staticmethod
     def available() -> bool:
         return shutil.which("redis-server") is not None
+
+
+def terminate_database_connections() -> int:
+    """Kill every other connection to the test database (``pg_terminate_backend``); return count.
+
+    As a PostgreSQL restart, a failover or an idle-connection reaper does to a running service.
+    """
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [db["NAME"]],
+        ).fetchall()
+    return len(rows)

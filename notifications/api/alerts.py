@@ -14,7 +14,7 @@ from notifications.alerts import AlertConflict, AlertForbidden, acknowledge_aler
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
 from screening.permissions import IsStaffUser
-from screening.selectors import is_admin, visible_subjects
+from screening.selectors import is_admin, visible_sites
 
 from ..models import Alert, Delivery
 
@@ -23,7 +23,11 @@ def visible_alerts(user) -> QuerySet[Alert]:
     """Alerts of the subjects the user may see (admins: all); anything else answers 404."""
     alerts = Alert.objects.all()
     if not is_admin(user):
-        alerts = alerts.filter(subject__in=visible_subjects(user))
+        # By the alert's own site column (indexed with created_at), with the site ids as values
+        # (a subquery hides from the planner how few rows they select): the cost of a page does
+        # not grow with other sites' alerts.
+        site_ids = list(visible_sites(user).values_list("pk", flat=True))
+        alerts = alerts.filter(site_id__in=site_ids)
     return alerts.select_related(
         "subject__site",
         "profile",
@@ -166,7 +170,7 @@ class AlertFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Alert.Status.choices)
     category = django_filters.ChoiceFilter(choices=Alert.Category.choices)
     severity = django_filters.ChoiceFilter(choices=Alert.Severity.choices)
-    site = django_filters.CharFilter(field_name="subject__site__code", help_text="Site code.")
+    site = django_filters.CharFilter(field_name="site__code", help_text="Site code.")
     subject = django_filters.UUIDFilter(field_name="subject_id", help_text="Subject id.")
 
     class Meta:
@@ -183,7 +187,9 @@ class AlertListView(GenericAPIView):
     filterset_class = AlertFilter
 
     def get_queryset(self):
-        return visible_alerts(self.request.user)
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user, no query
+            return Alert.objects.none()
+        return visible_alerts(self.request.user).defer("inputs")  # not in the list
 
     @extend_schema(
         tags=["alerts"],

@@ -82,7 +82,7 @@ class UserListCreateView(APIView):
                 user.staff_profile = profile
                 if values.get("phone"):
                     profile.phone = values["phone"]
-                    profile.save(update_fields=["phone"])
+                    profile.save(update_fields=["phone_encrypted"])
                 record_audit(
                     action=AuditEvent.Action.CREATE,
                     obj=user,

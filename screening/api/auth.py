@@ -1,16 +1,17 @@
 """Staff sign-in: username and password for a bearer token."""
 
-from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiError
+from config.api import ApiError, ErrorSerializer
 
 from ..models import AccessToken
+from ..services import staff_login
 
 
 class StaffLoginThrottle(AnonRateThrottle):
@@ -35,19 +36,40 @@ class ObtainTokenView(APIView):
             200: inline_serializer(
                 "TokenResponse",
                 {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()},
-            )
+            ),
+            400: OpenApiResponse(ErrorSerializer, description="Invalid fields."),
+            401: OpenApiResponse(
+                ErrorSerializer, description="Unknown username or wrong password."
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many attempts from this client (`throttled`), or too many "
+                "failed sign-ins for this account (`account_locked`; the user and the "
+                "administrators are emailed).",
+            ),
         },
     )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
-        if user is None:
-            raise ApiError(401, "invalid_credentials", "Unknown username or wrong password.")
+        try:
+            user = staff_login.sign_in(
+                request,
+                username=data.validated_data["username"],
+                password=data.validated_data["password"],
+            )
+        except staff_login.InvalidCredentials:
+            raise ApiError(
+                401, "invalid_credentials", "Unknown username or wrong password."
+            ) from None
+        except staff_login.AccountLocked:
+            minutes = max(1, settings.STAFF_LOGIN_LOCKOUT_SECONDS // 60)
+            raise ApiError(
+                429,
+                "account_locked",
+                f"Too many failed sign-ins for this account: it is locked for up to {minutes} "
+                "minutes. The account's owner and the administrators have been told by email.",
+            ) from None
         token, key = AccessToken.issue(user=user)
         return Response(
             # (a staff token always expires)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.api import ApiError, Pagination
 from questionnaires.definitions import localise
-from questionnaires.models import InstrumentVersion
+from questionnaires.services import current_versions
 from screening.services.activation import ActivationFailed, ActivationRateLimited, activate
 from screening.services.submissions import (
     AssessmentNotFound,
@@ -195,11 +195,7 @@ def open_assessments(subject, now):
 
 def localised_instruments(codes, language: str) -> dict[str, dict]:
     """Return the current version of each instrument code, localised, in one query."""
-    current: dict[str, InstrumentVersion] = {}
-    for version in InstrumentVersion.objects.filter(code__in=set(codes)).order_by(
-        "code", "-version"
-    ):
-        current.setdefault(version.code, version)
+    current = current_versions(codes)  # cached per process (questionnaires.services)
     rendered = {}
     for code, version in current.items():
         shape, served = localise(version.definition, language)

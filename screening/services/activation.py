@@ -8,9 +8,12 @@ locked while it is exchanged) and a new code supersedes any unused earlier one.
 
 Failed exchanges are rate limited by counters in the Django cache (Redis in production), not by a
 DRF throttle, because only failures count: ``ACTIVATION_MAX_FAILURES`` per client address and per
-subject (a used, expired or superseded code still names its subject) within
-``ACTIVATION_FAILURE_WINDOW_SECONDS``. The view adds a DRF throttle on all attempts per address
-(scope ``activation``), which also bounds guessing that names no subject.
+code (the keyed hash of the normalised code, whether or not it was ever issued) within
+``ACTIVATION_FAILURE_WINDOW_SECONDS``. Never per subject: tries of a subject's old code must not
+lock out the new valid code staff just issued. The check comes before the code is looked up and
+a failure counts the same keys whatever the code was, so an issued (used, expired, superseded)
+code and an invented one get the same answers. The view adds a DRF throttle on all attempts per
+address (scope ``activation``).
 """
 
 import hashlib
@@ -108,10 +111,10 @@ def issue_activation_code(*, subject: Subject, actor) -> tuple[ActivationCode, s
     return row, code
 
 
-def _failure_keys(client: str, subject_id=None) -> list[str]:
+def _failure_keys(client: str, normalised: str | None) -> list[str]:
     keys = [f"activation:failures:client:{hash_code(client)}"]
-    if subject_id is not None:
-        keys.append(f"activation:failures:subject:{subject_id}")
+    if normalised is not None:
+        keys.append(f"activation:failures:code:{hash_code(normalised)}")
     return keys
 
 
@@ -135,10 +138,10 @@ def activate(*, code: object, client: str) -> Activation:
 
     ``client`` identifies the caller for rate limiting (its address). Only failures count.
     """
-    if _is_blocked(_failure_keys(client)):
-        raise ActivationRateLimited
     normalised = normalise_code(code) if isinstance(code, str) else None
-    failed_subject_id = None
+    keys = _failure_keys(client, normalised)
+    if _is_blocked(keys):
+        raise ActivationRateLimited
     if normalised is not None:
         with transaction.atomic():
             row = (
@@ -147,30 +150,27 @@ def activate(*, code: object, client: str) -> Activation:
                 .filter(code_hash=hash_code(normalised))
                 .first()
             )
-            if row is not None:
-                if _is_blocked(_failure_keys(client, row.subject_id)):
-                    raise ActivationRateLimited
-                now = timezone.now()
-                usable = (
-                    row.used_at is None
-                    and row.superseded_at is None
-                    and row.expires_at > now
-                    and row.subject.status == Subject.Status.ACTIVE
+            now = timezone.now()
+            usable = (
+                row is not None
+                and row.used_at is None
+                and row.superseded_at is None
+                and row.expires_at > now
+                and row.subject.status == Subject.Status.ACTIVE
+            )
+            if usable and row is not None:
+                row.used_at = now
+                row.save(update_fields=["used_at"])
+                token, key = AccessToken.issue(subject=row.subject)
+                record_audit(
+                    action=AuditEvent.Action.CREATE,
+                    obj=token,
+                    actor_subject=row.subject,
+                    subject=row.subject,
+                    changes={"activation_code": str(row.pk)},
                 )
-                if usable:
-                    row.used_at = now
-                    row.save(update_fields=["used_at"])
-                    token, key = AccessToken.issue(subject=row.subject)
-                    record_audit(
-                        action=AuditEvent.Action.CREATE,
-                        obj=token,
-                        actor_subject=row.subject,
-                        subject=row.subject,
-                        changes={"activation_code": str(row.pk)},
-                    )
-                    return Activation(token=token, key=key, subject=row.subject)
-                failed_subject_id = row.subject_id
-    _count_failure(_failure_keys(client, failed_subject_id))
+                return Activation(token=token, key=key, subject=row.subject)
+    _count_failure(keys)
     raise ActivationFailed
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from screening.audit import record_audit
 from screening.models import MonitoringProfile
@@ -157,10 +157,11 @@ def create_profile_version(
         problems = check_recommended_actions(changes["recommended_actions"])
         if problems:
             raise ValueError("; ".join(problems))
-    # Lock the drug's latest version so two concurrent edits cannot both become version n + 1.
-    latest = (
-        MonitoringProfile.objects.select_for_update().filter(drug=drug).order_by("-version").first()
-    )
+    # Serialise the versions of a drug: a transaction-scoped lock on the drug's name (also when
+    # it has no version yet, so no row to lock), held to the commit. A concurrent edit waits and
+    # then builds on the version this one commits, so two edits never both become version n + 1.
+    lock_drug(drug)
+    latest = MonitoringProfile.objects.filter(drug=drug).order_by("-version").first()
     if latest is not None:
         values = {name: getattr(latest, name) for name in PROFILE_FIELDS}
         version = latest.version + 1
@@ -187,6 +188,16 @@ def create_profile_version(
     )
     count = request_evaluation_of_active_subjects(reason="profile", source_id=str(profile.pk))
     return ProfileChange(profile=profile, evaluations_requested=count)
+
+
+def lock_drug(drug: str) -> None:
+    """Take the transaction-scoped lock of a drug's profile versions (PostgreSQL; SQLite
+    serialises writers anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"monitoring-profile:{drug}"]
+            )
 
 
 def jsonable(value: Any) -> Any:

@@ -1,7 +1,10 @@
 """Run the registered benchmarks against a throwaway database and print ratios to baselines.
 
-``python -m tests.benchmarks [--rounds N] [name filter ...]`` (``make bench``). The database
-``bench_<pid>`` is created next to the one TEST_DATABASE_URL names and dropped afterwards.
+``python -m tests.benchmarks [--rounds N] [--http-rounds N] [--no-http] [name filter ...]``
+(``make bench``). The database ``<name>_bench`` (``<name>`` from TEST_DATABASE_URL, so that runs
+configured apart stay apart) is created on that server and dropped afterwards. After the
+in-process benchmarks, the HTTP load benchmark (``tests.benchmarks.http``) runs the project and
+a minimal baseline under gunicorn with wrk.
 """
 
 import argparse
@@ -64,6 +67,9 @@ def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds per benchmark")
+    parser.add_argument("--http-rounds", type=int, default=3, help="rounds of the HTTP cases")
+    parser.add_argument("--http-seconds", type=float, default=5.0, help="seconds per HTTP run")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP load benchmark")
     parser.add_argument("names", nargs="*", help="run only benchmarks whose name contains one")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -92,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         for entry in MEMORY_REGISTRY
         if not args.names or any(name.casefold() in entry.name.casefold() for name in args.names)
     ]
-    if not selected and not memory:
+    run_http = not args.no_http and (not args.names or any("http" in n.lower() for n in args.names))
+    if not selected and not memory and not run_http:
         print("No benchmark matches.", file=sys.stderr)
         return 2
 
-    # A throwaway database of our own, whatever else runs on this server.
-    connections["default"].settings_dict["TEST"]["NAME"] = f"bench_{os.getpid()}"
+    # A throwaway database next to the configured one (TEST_DATABASE_URL names it).
+    configured = connections["default"].settings_dict
+    configured["TEST"]["NAME"] = f"{configured['NAME']}_bench"
     setup_test_environment()
     old_config = setup_databases(verbosity=0, interactive=False)
     rows = []
@@ -118,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{subject / baseline:.1f}x",
                 )
             )
+        if run_http:
+            from .http import run_http as http_benchmark
+
+            print(
+                f"HTTP: project vs baseline under gunicorn (2 sync workers), wrk 16 connections, "
+                f"{args.http_rounds} interleaved rounds of {args.http_seconds:g} s; medians"
+            )
+            rows += http_benchmark(rounds=args.http_rounds, duration=args.http_seconds)
         if rows:
             print_table(rows)
         for memory_entry in memory:

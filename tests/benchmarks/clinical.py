@@ -53,6 +53,7 @@ def alert_list() -> Case:
     Alert.objects.bulk_create(
         Alert(
             subject=make_subject(site, n),
+            site=site,
             category=Alert.Category.CLINICAL_REVIEW,
             severity=Alert.Severity.ROUTINE,
             rules=["C1"],

@@ -74,48 +74,71 @@ def test_no_token_is_a_json_401(api_client):
 
 
 @pytest.mark.slow
+@pytest.mark.faults
 @pytest.mark.django_db
-def test_login_and_activation_answer_503_not_500_while_the_cache_redis_is_down(
-    api_client, private_redis, admin_user
+def test_login_and_activation_keep_working_and_limited_while_the_cache_redis_is_down(
+    api_client, private_redis, admin_user, monkeypatch
 ):
-    # Staff login and phone activation are rate limited by counters in the cache (Redis).
+    from screening.api.auth import StaffLoginThrottle
+
+    # Staff login and phone activation are rate limited by counters in the cache: Redis, failing
+    # over to the database cache while Redis is unreachable (config/cache.py).
+    monkeypatch.setattr(StaffLoginThrottle, "rate", "3/min", raising=False)
+    login = {"username": "admin", "password": "admin-pass-123"}
     with celery_broker_at(private_redis.url, cache=True):
+        from django.core.cache import cache
+
         private_redis.stop()
-        login = api_client.post(
-            "/api/v1/auth/token/",
-            {"username": "admin", "password": "admin-pass-123"},
-            format="json",
-        )
+        logins = [api_client.post("/api/v1/auth/token/", login, format="json") for _ in range(4)]
         activation = api_client.post(
             "/api/v1/subject-auth/activate/", {"code": "ABCD-EFGH"}, format="json"
         )
         private_redis.start()
-        after = api_client.post(
-            "/api/v1/auth/token/",
-            {"username": "admin", "password": "admin-pass-123"},
-            format="json",
-        )
+        cache.primary.clear()
+        cache._primary_down_until = 0  # as after RETRY_PRIMARY_AFTER
+        after = api_client.post("/api/v1/auth/token/", login, format="json")
+        cache.fallback.clear()
 
-    for response in (login, activation):
-        assert_error_shape(response, 503, "unavailable")
-        assert response["Retry-After"] == "30"
-    assert after.status_code == 200
+    assert [response.status_code for response in logins] == [200, 200, 200, 429]
+    assert_error_shape(logins[3], 429, "throttled")
+    assert_error_shape(activation, 400, "invalid_code")
+    assert after.status_code == 200  # back on Redis, whose counters are fresh
 
 
 @pytest.mark.django_db
-def test_a_lone_surrogate_quoted_back_by_a_choice_field_is_a_400_not_a_500(admin_client_api):
-    # JSON may carry "\ud800", which UTF-8 cannot encode; a choice field quotes the bad value
-    # back in its message, and rendering that message must not fail.
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ('{"sex": "\\ud800"}', ["sex"]),
+        ('{"sex": "female", "study_id": "a\\u0000b"}', ["study_id"]),
+        ('{"x": {"deep": ["ok", "\\udfff"]}}', ["x.deep[1]"]),
+        ('{"\\u0000": 1}', ["non_field_errors"]),
+    ],
+)
+def test_a_nul_or_a_lone_surrogate_anywhere_in_a_json_body_is_a_400_naming_it(
+    admin_client_api, body, fields
+):
     from tests.factories import SubjectFactory
 
     subject = SubjectFactory()
 
     response = admin_client_api.generic(
-        "PATCH",
-        f"/api/v1/subjects/{subject.pk}/",
-        '{"sex": "\\ud800"}',
-        content_type="application/json",
+        "PATCH", f"/api/v1/subjects/{subject.pk}/", body, content_type="application/json"
     )
 
     error = assert_error_shape(response, 400, "invalid")
-    assert error["fields"] == {"sex": ['"\\ud800" is not a valid choice.']}
+    assert sorted(error["fields"]) == fields
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field"), [("status=%00", "status"), ("a%00=1", "a\ufffd"), ("x=%ED%A0%80", None)]
+)
+def test_a_nul_in_a_query_string_is_a_400_before_any_view(admin_client_api, query, field):
+    response = admin_client_api.get(f"/api/v1/alerts/?{query}")
+
+    if field is None:  # not UTF-8: decoded to replacement characters, harmless
+        assert response.status_code == 200
+    else:
+        error = assert_error_shape(response, 400, "invalid")
+        assert list(error["fields"]) == [field]

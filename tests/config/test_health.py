@@ -43,6 +43,7 @@ def test_readyz_says_when_a_worker_last_ran_the_heartbeat(api_client):
 
 @pytest.mark.slow
 @pytest.mark.django_db
+@pytest.mark.faults
 def test_readyz_is_503_naming_the_broker_while_redis_is_stopped_and_recovers(
     api_client, private_redis
 ):

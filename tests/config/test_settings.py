@@ -12,6 +12,7 @@ PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings",
     "DJANGO_SECRET_KEY": "k" * 20 + "a-long-random-production-secret-0123456789-XYZ",
     "DJANGO_ALLOWED_HOSTS": "screening.example.org",
+    "FIELD_ENCRYPTION_KEYS": "5xd1Hc9Ptq0KNS4GO-Wq2a6BXyzf0RQ4r6lS1yTjTzE=",
     "PATH": os.environ["PATH"],
 }
 
@@ -39,6 +40,18 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.slow  # runs manage.py in a subprocess
+def test_the_deployment_checklist_warns_without_field_encryption_keys(tmp_path):
+    env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path)}
+    del env["FIELD_ENCRYPTION_KEYS"]
+
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode != 0
+    assert "screening.W001" in result.stderr + result.stdout
+    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr + result.stdout
 
 
 @pytest.mark.slow  # runs manage.py in a subprocess

@@ -244,6 +244,7 @@ def test_cmax_38_after_a_staff_phq9_of_12_opens_a_dose_review_alert_with_both_pi
 # --- acceptance point 3: Redis down --------------------------------------------------------------
 
 
+@pytest.mark.faults
 def test_with_redis_down_submissions_are_accepted_and_alerted_exactly_once_after_it_returns(
     transactional_db, private_redis, sites, tmp_path
 ):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from notifications.escalation import escalate_alerts
 from notifications.models import Alert, Delivery
@@ -181,3 +182,27 @@ def test_escalation_skips_a_tier_of_coordinators_only(sent_tasks):
     alert.refresh_from_db()
     assert alert.escalation_tier == 3
     assert [(d.recipient.username, d.tier) for d in alert.deliveries.all()] == [("cy", 3)]
+
+
+def test_the_sweep_reads_open_alerts_in_a_constant_number_of_queries(
+    django_assert_max_num_queries,
+):
+    from tests.factories import AlertFactory as OpenAlertFactory
+    from tests.factories import SiteFactory as AnySiteFactory
+    from tests.factories import SubjectFactory as AnySubjectFactory
+
+    def open_alerts(count: int) -> None:
+        site = AnySiteFactory()
+        for _ in range(count):
+            OpenAlertFactory(subject=AnySubjectFactory(site=site))  # not yet due
+
+    # shortest delay of any profile, the possibly due alerts, their sites' tiers: 3 whatever count
+    open_alerts(2)
+    with django_assert_max_num_queries(3):
+        assert escalate_alerts() == []
+    open_alerts(40)
+    with django_assert_max_num_queries(3):
+        assert escalate_alerts() == []
+    # All 42 due, at sites with no further tier: still no query per alert.
+    with django_assert_max_num_queries(3):
+        assert escalate_alerts(now=timezone.now() + timedelta(hours=12)) == []

@@ -164,6 +164,7 @@ def test_alert_email_reaches_the_site_a_clinician_once_and_no_one_at_site_b(star
 
 
 @pytest.mark.worker
+@pytest.mark.faults
 def test_smtp_failing_three_times_then_accepting_gets_exactly_one_email(start_worker):
     site = SiteFactory(code="site-a")
     ana = UserFactory(username="ana", site=site)
@@ -178,6 +179,7 @@ def test_smtp_failing_three_times_then_accepting_gets_exactly_one_email(start_wo
 
 
 @pytest.mark.worker
+@pytest.mark.faults
 def test_worker_killed_mid_delivery_neither_loses_nor_doubles_it(start_worker, settings):
     site = SiteFactory(code="site-a")
     user = UserFactory(username="ana", site=site)

@@ -121,3 +121,25 @@ def test_find_version_by_number_or_newest(phq9_v2):
     assert find_version(code="PHQ-9", version=1).version == 1
     assert find_version(code="PHQ-9", version=3) is None
     assert find_version(code="nope") is None
+
+
+@pytest.mark.django_db
+def test_the_current_version_is_cached_per_process_and_a_new_version_replaces_it(
+    django_assert_num_queries,
+):
+    from questionnaires.models import InstrumentVersion
+    from questionnaires.services import get_current_version
+
+    first = get_current_version("PHQ-9")
+    with django_assert_num_queries(0):
+        assert get_current_version("PHQ-9") == first
+    newer = InstrumentVersion.objects.create(
+        code="PHQ-9",
+        version=first.version + 1,
+        kind=first.kind,
+        definition={**first.definition, "version": first.version + 1},
+        checksum="x" * 64,
+    )
+
+    assert get_current_version("PHQ-9") == newer
+    assert get_current_version("NO-SUCH") is None

@@ -53,3 +53,54 @@ def test_codes_and_tokens_are_not_stored_or_logged_in_clear(caplog):
     assert caplog.records  # and so are the logs
     assert [secret for secret in secrets if secret in dump] == []
     assert [secret for secret in secrets if secret in logs] == []
+
+
+@pytest.mark.django_db
+def test_a_staff_phone_number_is_stored_encrypted_and_read_back(admin_client_api):
+    from screening.models import StaffProfile
+
+    response = admin_client_api.post(
+        "/api/v1/users/",
+        {
+            "username": "nurse-phone",
+            "email": "nurse-phone@example.org",
+            "password": "a-long-password-123",
+            "phone": "+27821234567",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["phone"] == "+27821234567"
+    profile = StaffProfile.objects.get(user__username="nurse-phone")
+    assert profile.phone == "+27821234567"
+    assert profile.phone_encrypted.startswith("gAAAA")  # a Fernet token
+    dump = dump_database()
+    assert "nurse-phone" in dump
+    assert "27821234567" not in dump
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_existing_staff_phone_numbers():
+    from django.db.migrations.executor import MigrationExecutor
+
+    from screening import crypto
+
+    before = [("screening", "0006_audit_export_action")]
+    after = [("screening", "0007_staff_phone_encrypted")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    user = apps.get_model("auth", "User").objects.create(username="old-nurse")
+    apps.get_model("screening", "StaffProfile").objects.create(user=user, phone="+27829999999")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    apps = executor.loader.project_state(after).apps
+    profile = apps.get_model("screening", "StaffProfile").objects.get(user__username="old-nurse")
+
+    assert crypto.decrypt(profile.phone_encrypted) == "+27829999999"
+    assert "27829999999" not in dump_database()
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -8,7 +8,7 @@ import time_machine
 from screening import tasks
 from screening.models import Assessment
 from screening.services import enrolment
-from tests.factories import ScheduleEntryFactory, ScheduleFactory, SiteFactory
+from tests.factories import ScheduleEntryFactory, ScheduleFactory, SiteFactory, SubjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,12 @@ def test_sweeps_open_then_miss_as_time_passes():
 
     with time_machine.travel(datetime(2025, 3, 4, 7, 0, tzinfo=UTC), tick=False):
         assert (tasks.close_missed_assessments(), tasks.close_missed_assessments()) == (1, 0)
-        assert tasks.materialise_all() == 1
+        assert tasks.materialise_subjects([str(subject.pk)]) == 1
     assert statuses(subject) == [(0, "missed"), (1, "scheduled")]
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.faults
 def test_two_workers_running_the_same_sweeps_at_once_create_and_change_each_assessment_once():
     import threading
 
@@ -70,7 +71,9 @@ def test_two_workers_running_the_same_sweeps_at_once_create_and_change_each_asse
         try:
             barrier.wait(10)
             with time_machine.travel(datetime(2025, 3, 3, 7, 0, tzinfo=UTC), tick=False):
-                results.append((tasks.materialise_all(), tasks.open_due_assessments()))
+                results.append(
+                    (tasks.materialise_subjects([str(subject.pk)]), tasks.open_due_assessments())
+                )
         except Exception as error:  # recorded and asserted on
             results.append(repr(error))
         finally:
@@ -91,3 +94,18 @@ def test_two_workers_running_the_same_sweeps_at_once_create_and_change_each_asse
         (3, "scheduled"),
         (4, "scheduled"),
     ]
+
+
+def test_materialise_all_sends_bounded_batches_of_subject_ids(monkeypatch):
+    batches: list[list[str]] = []
+    monkeypatch.setattr(tasks.materialise_subjects, "delay", batches.append)
+    monkeypatch.setattr(tasks, "MATERIALISE_BATCH", 2)
+    schedule = ScheduleFactory()
+    subjects = [SubjectFactory(site=schedule.site, schedule=schedule) for _ in range(5)]
+    SubjectFactory(site=schedule.site, schedule=schedule, status="withdrawn")
+    SubjectFactory(site=schedule.site, schedule=None)
+
+    assert tasks.materialise_all() == 5
+
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert sorted(sum(batches, [])) == sorted(str(subject.pk) for subject in subjects)

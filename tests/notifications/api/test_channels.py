@@ -177,7 +177,8 @@ def test_list_shows_only_the_users_channels_newest_first(ana):
 def test_list_query_count_is_constant(ana, django_assert_num_queries):
     client = staff_client(ana)
     ChannelFactory(user=ana, kind="sms", address="+27820000000")
-    with django_assert_num_queries(4) as few:
+    client.get(url(ana))  # the token's last use is written (at most once a minute)
+    with django_assert_num_queries(3) as few:
         client.get(url(ana))
     for n in range(1, 20):
         ChannelFactory(user=ana, kind="sms", address=f"+2782000{n:04d}")

@@ -142,18 +142,41 @@ def test_repeated_failures_from_one_client_are_rate_limited_even_for_a_good_code
 
 
 @pytest.mark.django_db
-def test_repeated_failures_against_one_subject_are_rate_limited_from_any_client():
+def test_tries_of_an_old_code_lock_that_code_never_the_subjects_new_one():
     subject = SubjectFactory()
     staff_api = staff_client(UserFactory(site=subject.site))
     stale = issue(staff_api, subject)["code"]
     fresh = issue(staff_api, subject)["code"]
-    statuses = [activate(stale, ip=f"10.0.2.{n}").status_code for n in range(5)]
+    statuses = [activate(stale, ip=f"10.0.2.{n}").status_code for n in range(6)]
 
     response = activate(fresh, ip="10.0.3.1")
 
-    assert statuses == [400] * 5
-    assert response.status_code == 429
-    assert ActivationCode.objects.filter(subject=subject, used_at__isnull=False).count() == 0
+    # 5 failures of that one code from any addresses, then it is locked (429) everywhere ...
+    assert statuses == [400] * 5 + [429]
+    # ... while the subject's valid new code still works.
+    assert response.status_code == 200
+    assert ActivationCode.objects.filter(subject=subject, used_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_issued_and_invented_codes_get_the_same_answers():
+    subject = SubjectFactory()
+    staff_api = staff_client(UserFactory(site=subject.site))
+    used = issue(staff_api, subject)["code"]
+    assert activate(used, ip="10.0.5.250").status_code == 200
+    superseded = issue(staff_api, subject)["code"]
+    issue(staff_api, subject)
+
+    def answers(code: str, net: int) -> list[tuple[int, dict]]:
+        responses = [activate(code, ip=f"10.{net}.0.{n}") for n in range(7)]
+        return [(response.status_code, response.json()) for response in responses]
+
+    invented = answers("ZZZZZ-ZZZZZ", 6)
+
+    assert answers(used, 7) == invented
+    assert answers(superseded, 8) == invented
+    assert [status for status, _ in invented] == [400] * 5 + [429] * 2
+    assert invented[0][1] == INVALID_CODE
 
 
 @pytest.mark.django_db
