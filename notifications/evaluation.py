@@ -27,7 +27,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications import delivery, recipients
+from notifications import delivery, evidence_changes, recipients
 from notifications.models import Alert
 from screening.audit import record_audit
 from screening.cmax import select_current_cmax
@@ -106,6 +106,7 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
             now=now,
             recency_days=inputs.thresholds.cmax_recency_days,
             latest_dose_change_at=inputs.latest_dose_change_at,
+            peak_window=inputs.thresholds.peak_window,
         )
         evaluation_input = EvaluationInput(
             now=now,
@@ -115,11 +116,20 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
             regimen=inputs.regimen,
             phq9_invalid=selected.phq9_invalid,
             neuro_incomplete=selected.neuro_incomplete,
+            incomplete_scores=selected.incomplete_scores,
+            weekly=inputs.weekly,
         )
         findings = evaluate(evaluation_input, inputs.thresholds)
         outcome = EvaluationOutcome(findings=findings)
         snapshot = snapshot_inputs(inputs, evaluation_input)
-        for merged in merge_by_category(findings):
+        merged_findings = merge_by_category(findings)
+        # Withdrawn (voided/corrected) or amended evidence of open alerts (issue 10).
+        evidence_changes.note_changed_evidence(
+            subject,
+            current={merged.category: merged for merged in merged_findings},
+            thresholds=inputs.thresholds,
+        )
+        for merged in merged_findings:
             apply_finding(subject, merged, inputs=inputs, snapshot=snapshot, outcome=outcome)
         if pending:
             outcome.requests_processed = EvaluationRequest.objects.filter(id__in=pending).update(
@@ -195,10 +205,14 @@ def apply_finding(
         .order_by("-resolved_at")
         .first()
     )
-    if last_resolved is not None and not any(
-        inputs.entered_at[evidence_id] > last_resolved.resolved_at
-        for evidence_id in (*merged.response_ids, *merged.cmax_ids)
-        if evidence_id in inputs.entered_at
+    if (
+        last_resolved is not None
+        and not any(
+            inputs.entered_at[evidence_id] > last_resolved.resolved_at
+            for evidence_id in (*merged.response_ids, *merged.cmax_ids)
+            if evidence_id in inputs.entered_at
+        )
+        and not new_overdue_period(merged, last_resolved.resolved_at)
     ):
         return  # resolved already, and nothing new since (clinical-reference §3)
     try:
@@ -242,6 +256,20 @@ def apply_finding(
     )
     delivery.plan_deliveries(alert=alert, tier=alert.escalation_tier)
     outcome.created.append(alert)
+
+
+def new_overdue_period(merged: CategoryFinding, resolved_at: datetime) -> bool:
+    """Tell whether a W1 reason's overdue period began after the resolution (issue 10).
+
+    W1 ("TDM overdue") has no response or Cmax of its own: its evidence is the overdue period,
+    which starts at ``overdue_since`` and moves on only when a new sample is taken. A resolved
+    TDM-overdue alert so fires once per overdue period.
+    """
+    for reason in merged.reasons:
+        since = (reason.get("inputs") or {}).get("overdue_since")
+        if reason.get("rule") == "W1" and since and datetime.fromisoformat(since) > resolved_at:
+            return True
+    return False
 
 
 def evidence_of(reason: dict[str, Any]) -> set[str]:

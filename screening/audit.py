@@ -17,9 +17,17 @@ def record_audit(
     subject: Subject | None = None,
     changes: dict | None = None,
     reason: str = "",
+    site=None,
 ) -> AuditEvent:
-    """Record who did what to which object, and why. Call inside the changing transaction."""
+    """Record who did what to which object, and why. Call inside the changing transaction.
+
+    ``site``: the site a change concerns (defaults to the subject's), so a site's staff can read
+    changes of memberships and tiers next to their subjects' (``GET /subjects/{id}/audit/``).
+    """
+    if site is None and subject is not None:
+        site = subject.site_id
     return AuditEvent.objects.create(
+        site_id=getattr(site, "pk", site),
         action=action,
         object_type=obj._meta.label,
         object_id=str(obj.pk),

@@ -21,7 +21,17 @@ Inputs (clinical-reference §3), as of ``now``:
   treatment start);
 - the monitoring profile: the latest version for the regimen's drug, else the default drug's.
 
-``gather_inputs`` reads them in four queries; ``snapshot_inputs`` is the JSON stored on an alert.
+Issue 10:
+- a response's current answers and score are those of its latest ``Amendment`` if any (the
+  original stays as stored); an amended response entered the system when it was amended;
+- voided Cmax results are never read; samples outside the profile's peak window are passed on
+  and filtered by ``select_current_cmax(peak_window=...)``;
+- W1 (weekly monitoring) reads the newest valid peak sample at any age, when the current run of
+  doses above the weekly dose began, and the treatment start for renal impairment;
+- PHQ-9/GAD-7 results carry the sum of their answered items (``answered_total``) for the
+  incomplete-form lower bound.
+
+``gather_inputs`` reads them in five queries; ``snapshot_inputs`` is the JSON stored on an alert.
 """
 
 from __future__ import annotations
@@ -30,10 +40,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models.functions import Least
+from django.db.models import Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest, Least
 
+from questionnaires.scoring import GAD7_SCORED, PHQ9_SCORED
 from screening.cmax import CmaxSample
 from screening.models import (
+    Amendment,
     CmaxResult,
     MonitoringProfile,
     RegimenChange,
@@ -41,11 +54,13 @@ from screening.models import (
     Subject,
 )
 from screening.rules import (
+    GAD7,
     PHQ9,
     EvaluationInput,
     Regimen,
     ScreenResult,
     Thresholds,
+    WeeklyMonitoring,
 )
 from screening.services.profiles import DEFAULT_DRUG, current_profile, thresholds_for
 
@@ -66,6 +81,7 @@ class GatheredInputs:
     regimen: Regimen | None
     latest_dose_change_at: datetime | None
     entered_at: dict[str, datetime]  # evidence id -> when it entered the system
+    weekly: WeeklyMonitoring | None = None
 
 
 def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
@@ -75,7 +91,11 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
             "effective_from", "created_at"
         )
     )
-    regimen = to_regimen(changes[-1]) if changes else None
+    regimen = (
+        to_regimen(changes[-1], renal_impairment=bool(subject.renal_impairment))
+        if changes
+        else None
+    )
     profile = current_profile(regimen.drug if regimen is not None else DEFAULT_DRUG)
     thresholds = thresholds_for(profile)
     entered_at: dict[str, datetime] = {}
@@ -86,16 +106,20 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
         .annotate(known_completed_at=Least("completed_at", "received_at"))
         .filter(known_completed_at__gte=screen_since, known_completed_at__lte=now)
         .only("id", "instrument_code", "completed_at", "received_at", "score", "valid", "answers")
+        .annotate(**current_amendment())
     )
     screens = []
     for response in responses:
+        apply_amendment(response)
         screens.append(to_screen_result(response, completed_at=response.known_completed_at))
-        entered_at[str(response.pk)] = response.received_at
+        entered_at[str(response.pk)] = response.entered_at
 
     cmax_since = now - timedelta(days=thresholds.cmax_recency_days) - CMAX_LOAD_MARGIN
     samples = []
     for row in (
-        CmaxResult.objects.filter(subject=subject, sampled_at__gte=cmax_since)
+        CmaxResult.objects.filter(
+            subject=subject, sampled_at__gte=cmax_since, voided_at__isnull=True
+        )
         .annotate(known_sampled_at=Least("sampled_at", "created_at"))
         .filter(known_sampled_at__gte=cmax_since, known_sampled_at__lte=now)
         .values("id", "value_ug_per_ml", "known_sampled_at", "hours_post_dose", "created_at")
@@ -110,6 +134,26 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
         )
         entered_at[str(row["id"])] = row["created_at"]
 
+    low, high = thresholds.peak_window
+    last_peak = (
+        CmaxResult.objects.filter(
+            subject=subject,
+            voided_at__isnull=True,
+            hours_post_dose__gte=low,
+            hours_post_dose__lte=high,
+        )
+        .annotate(known_sampled_at=Least("sampled_at", "created_at"))
+        .filter(known_sampled_at__lte=now)
+        .aggregate(last=Max("known_sampled_at"))["last"]
+    )
+    weekly = WeeklyMonitoring(
+        last_sampled_at=last_peak,
+        dose_since=dose_above_since(changes, thresholds.weekly_dose_mg),
+        renal_since=(changes[0].effective_from if changes else None)
+        if subject.renal_impairment
+        else None,
+    )
+
     return GatheredInputs(
         now=now,
         profile=profile,
@@ -119,12 +163,54 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
         regimen=regimen,
         latest_dose_change_at=latest_dose_change_at(changes),
         entered_at=entered_at,
+        weekly=weekly,
     )
 
 
-def to_regimen(change: RegimenChange) -> Regimen:
-    """Map a regimen change to the decision table's regimen."""
+def current_amendment() -> dict[str, Any]:
+    """Return annotations carrying a response's latest amendment (answers, score, validity, time).
+
+    One query with the responses: subqueries on the amendment index (response, created_at).
+    """
+    latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-created_at", "-id")
+    return {
+        "amended_answers": Subquery(latest.values("answers")[:1]),
+        "amended_score": Subquery(latest.values("score")[:1]),
+        "amended_valid": Subquery(latest.values("valid")[:1]),
+        "amended_at": Subquery(latest.values("created_at")[:1]),
+        "entered_at": Greatest(
+            "received_at", Coalesce(Subquery(latest.values("created_at")[:1]), "received_at")
+        ),
+    }
+
+
+def apply_amendment(response: Response) -> Response:
+    """Put an annotated response's current (amended) answers, score and validity in place.
+
+    The row is not saved: the original answers stay stored on the response.
+    """
+    if getattr(response, "amended_at", None) is not None:
+        response.answers = response.amended_answers
+        response.score = response.amended_score
+        response.valid = bool(response.amended_valid)
+    return response
+
+
+def dose_above_since(changes: list[RegimenChange], dose_mg: int) -> datetime | None:
+    """Return when the current run of doses above ``dose_mg`` mg/day began (None: not above)."""
+    since = None
+    for change in changes:
+        if change.dose_mg_per_day > dose_mg:
+            since = since or change.effective_from
+        else:
+            since = None
+    return since
+
+
+def to_regimen(change: RegimenChange, *, renal_impairment: bool = False) -> Regimen:
+    """Map a regimen change (and the subject's renal impairment) to the decision table's regimen."""
     return Regimen(
+        renal_impairment=renal_impairment,
         drug=change.drug,
         dose_mg_per_day=change.dose_mg_per_day,
         pyridoxine_mg_per_day=change.pyridoxine_mg_per_day,
@@ -160,6 +246,7 @@ def to_screen_result(response: Response, *, completed_at: datetime | None = None
     item9 = None
     if response.instrument_code == PHQ9 and isinstance(response.answers, dict):
         item9 = as_int(response.answers.get("phq9_9"))
+    answered_total, unanswered = answered_sum(response)
     return ScreenResult(
         response_id=str(response.pk),
         instrument=response.instrument_code,
@@ -171,7 +258,19 @@ def to_screen_result(response: Response, *, completed_at: datetime | None = None
         grade=as_int(score.get("grade")),
         case=case if isinstance(case, bool) else None,
         item9=item9,
+        answered_total=answered_total,
+        unanswered=unanswered,
     )
+
+
+def answered_sum(response: Response) -> tuple[int | None, int]:
+    """Return the sum of a PHQ-9/GAD-7's answered scored items (0-3) and how many are missing."""
+    items = {PHQ9: PHQ9_SCORED, GAD7: GAD7_SCORED}.get(response.instrument_code)
+    if items is None or not isinstance(response.answers, dict):
+        return None, 0
+    values = [as_int(response.answers.get(code)) for code in items]
+    answered = [value for value in values if value is not None and 0 <= value <= 3]
+    return sum(answered), len(items) - len(answered)
 
 
 def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -> dict[str, Any]:

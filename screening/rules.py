@@ -78,6 +78,9 @@ RULES: dict[str, tuple[str, str]] = {
     "C1": (CLINICAL_REVIEW, ROUTINE),
     "R2": (DOSE_REVIEW, ROUTINE),
     "E1": (CLINICAL_REVIEW, ROUTINE),
+    # Issue 10 (clinical-reference §4): below the target range; weekly monitoring overdue.
+    "B1": (DOSE_REVIEW, ROUTINE),
+    "W1": (TDM_NEEDED, ROUTINE),
 }
 RULE_ORDER: dict[str, int] = {rule: index for index, rule in enumerate(RULES)}
 
@@ -104,6 +107,23 @@ class Thresholds:
     cmax_recency_days: int = 28
     # Pyridoxine 200 mg/day: more neuropathy than 150 mg/day (Court 2021, clinical-reference §2).
     pyridoxine_flag_mg: int = 200
+    # --- issue 10 (clinical-reference §4) ---
+    # Peak window: hours after the dose a sample may be taken to count towards Cmax. The protocol
+    # samples at 2 h and a 6 h sample catches late absorbers (WHO 2014; Taiwan cohort, IJTLD
+    # 2014;18(5):601-606); the window is those two times with a 1 h tolerance each side, inclusive.
+    peak_window_min_hours: Decimal = Decimal("1")
+    peak_window_max_hours: Decimal = Decimal("7")
+    peak_window_source: str = "2 h and 6 h samples ± 1 h (WHO 2014; IJTLD 2014)"
+    # B1: current Cmax strictly below the floor of the 20-35 µg/mL target range (WHO 2014).
+    cmax_floor: Decimal = Decimal("20")
+    cmax_floor_source: str = "WHO 2014"
+    # W1: monitor at least weekly with renal impairment, a dose > 500 mg/day or signs of
+    # neurotoxicity (label and compendium, seed 001).
+    weekly_monitoring_days: int = 7
+    weekly_dose_mg: int = 500
+    # Pyridoxine: 50 mg per 250 mg of cycloserine, at least 100 mg/day for adults (WHO 2014).
+    pyridoxine_mg_per_250mg: int = 50
+    pyridoxine_adult_min_mg: int = 100
     # Recommended actions (clinical-reference §3).
     discontinuation_actions: tuple[str, ...] = (
         "Assess suicide risk and psychiatric state the same day.",
@@ -120,6 +140,33 @@ class Thresholds:
     neuropathy_actions: tuple[str, ...] = (
         "Review the pyridoxine dose and isoniazid/ethionamide co-medication.",
     )
+    # D1 on an unanswered item 9 alone: ask, do not suspend on a blank (clinical-reference §4).
+    item9_unanswered_actions: tuple[str, ...] = (
+        "Contact the subject the same day and ask directly about thoughts of self-harm.",
+    )
+    # C1 (a positive screen, Cmax at or below the ceiling): every finding carries an action.
+    clinical_review_actions: tuple[str, ...] = (
+        "Review the positive screen clinically (psychiatric or neurological assessment).",
+    )
+    # B1 (clinical-reference §4).
+    below_floor_actions: tuple[str, ...] = (
+        "Confirm the sample timing (hours after the dose) and adherence.",
+        "Repeat TDM with a 6 h sample as well (late absorption is common).",
+        "Review the cycloserine dose for efficacy.",
+    )
+    # W1 (clinical-reference §4).
+    weekly_tdm_actions: tuple[str, ...] = (
+        "Request TDM now: weekly monitoring is due (sample 2 h post-dose, and 6 h if possible).",
+    )
+    pyridoxine_low_action: str = (
+        "Pyridoxine is {dose_mg} mg/day, below {required_mg} mg/day (50 mg per 250 mg of "
+        "cycloserine, at least 100 mg/day for adults, WHO 2014): review the pyridoxine dose."
+    )
+    # An open alert whose evidence was withdrawn and whose category no longer fires.
+    evidence_withdrawn_action: str = (
+        "The evidence of this alert was withdrawn (a Cmax result voided or corrected): review "
+        "the alert and resolve it."
+    )
     bpns_exam_action: str = (
         "Perform the BPNS examination (vibration sense and ankle reflexes): none in the last "
         "{days} days."
@@ -135,8 +182,20 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         # A profile loaded from JSON may carry the ceiling as a string or a number.
-        if not isinstance(self.cmax_ceiling, Decimal):
-            object.__setattr__(self, "cmax_ceiling", Decimal(str(self.cmax_ceiling)))
+        for name in (
+            "cmax_ceiling",
+            "cmax_floor",
+            "peak_window_min_hours",
+            "peak_window_max_hours",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal):
+                object.__setattr__(self, name, Decimal(str(value)))
+
+    @property
+    def peak_window(self) -> tuple[Decimal, Decimal]:
+        """Return the peak window (min, max hours after the dose), both edges included."""
+        return (self.peak_window_min_hours, self.peak_window_max_hours)
 
 
 @dataclass(frozen=True)
@@ -156,6 +215,9 @@ class ScreenResult:
     grade: int | None = None
     case: bool | None = None
     item9: int | None = None
+    # PHQ-9/GAD-7: the sum of the answered scored items, and how many are unanswered (issue 10).
+    answered_total: int | None = None
+    unanswered: int = 0
 
     def __post_init__(self) -> None:
         if self.completed_at.tzinfo is None or self.completed_at.utcoffset() is None:
@@ -172,6 +234,22 @@ class Regimen:
     isoniazid: bool
     ethionamide: bool
     alcohol_use: bool
+    renal_impairment: bool = False
+
+
+@dataclass(frozen=True)
+class WeeklyMonitoring:
+    """What W1 reads besides the screens (issue 10), gathered by ``screening.evidence``.
+
+    ``last_sampled_at``: the newest valid peak-window sample at or before ``now`` (any age; None
+    if none); ``dose_since``: when the current run of doses above ``weekly_dose_mg`` began (None
+    if the dose is not above it); ``renal_since``: from when renal impairment counts (the
+    treatment start; None without renal impairment).
+    """
+
+    last_sampled_at: datetime | None
+    dose_since: datetime | None = None
+    renal_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +272,10 @@ class EvaluationInput:
     regimen: Regimen | None
     phq9_invalid: ScreenResult | None = None
     neuro_incomplete: ScreenResult | None = None
+    # Issue 10: newer incomplete PHQ-9/GAD-7 forms whose answered items reach the positive
+    # threshold (``select_latest_screens``), and the weekly-monitoring facts for W1.
+    incomplete_scores: dict[str, ScreenResult] = field(default_factory=dict)
+    weekly: WeeklyMonitoring | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +286,7 @@ class SelectedScreens:
     bpns: ScreenResult | None
     phq9_invalid: ScreenResult | None
     neuro_incomplete: ScreenResult | None = None
+    incomplete_scores: dict[str, ScreenResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -316,9 +399,60 @@ def select_latest_screens(
         and is_within(r.completed_at, now=now, days=thresholds.lookback_days)
     )
     phq9_invalid = newest_phq9 if newest_phq9 is not None and not newest_phq9.valid else None
+    incomplete_scores = {}
+    for instrument in (PHQ9, GAD7):
+        chosen = newer_incomplete_score(
+            (
+                r
+                for r in results
+                if r.instrument == instrument
+                and is_within(r.completed_at, now=now, days=thresholds.lookback_days)
+            ),
+            valid=latest.get(instrument),
+            thresholds=thresholds,
+        )
+        if chosen is not None:
+            incomplete_scores[instrument] = chosen
     return SelectedScreens(
-        latest=latest, bpns=bpns, phq9_invalid=phq9_invalid, neuro_incomplete=neuro_incomplete
+        latest=latest,
+        bpns=bpns,
+        phq9_invalid=phq9_invalid,
+        neuro_incomplete=neuro_incomplete,
+        incomplete_scores=incomplete_scores,
     )
+
+
+def positive_threshold(instrument: str, thresholds: Thresholds) -> int | None:
+    """Return the positive-screen total of PHQ-9 or GAD-7 (None for other instruments)."""
+    return {PHQ9: thresholds.phq9_positive, GAD7: thresholds.gad7_positive}.get(instrument)
+
+
+def is_incomplete_positive(result: ScreenResult, thresholds: Thresholds) -> bool:
+    """Tell whether an invalid PHQ-9/GAD-7 already reaches the positive total (a lower bound)."""
+    threshold = positive_threshold(result.instrument, thresholds)
+    return (
+        threshold is not None
+        and not result.valid
+        and result.answered_total is not None
+        and result.answered_total >= threshold
+    )
+
+
+def newer_incomplete_score(
+    results: Iterable[ScreenResult], *, valid: ScreenResult | None, thresholds: Thresholds
+) -> ScreenResult | None:
+    """Return the newest form if it is an incomplete positive completed after ``valid``.
+
+    Issue 10: an invalid PHQ-9/GAD-7 whose answered items already sum to the positive threshold
+    is a positive screen of at least that total, unless a valid form is as new (it supersedes it,
+    as for NEURO-SX). Only the newest form of the instrument is considered.
+    """
+    newest = pick_latest(results)
+    if newest is None or not is_incomplete_positive(newest, thresholds):
+        return None
+    if valid is not None and newest.completed_at <= valid.completed_at:
+        return None
+    return newest
 
 
 def newer_incomplete_neuro(
@@ -368,12 +502,52 @@ def check_item9(result: ScreenResult) -> Reason | None:
     return None
 
 
+def describe_incomplete_score(result: ScreenResult, threshold: int, screen: str) -> Reason:
+    """Return the positive-screen reason of an incomplete PHQ-9/GAD-7 (a lower bound)."""
+    text = (
+        f"{result.instrument} incomplete ({result.unanswered} item(s) unanswered): total at least "
+        f"{result.answered_total} from the answered items (≥ {threshold}): positive {screen} screen"
+    )
+    inputs = describe_response(result) | {
+        "total_at_least": result.answered_total,
+        "total_is_lower_bound": True,
+        "unanswered": result.unanswered,
+        "threshold": threshold,
+    }
+    return Reason("", text, inputs)
+
+
 def find_positive_screens(
-    latest: dict[str, ScreenResult], bpns: ScreenResult | None, thresholds: Thresholds
+    latest: dict[str, ScreenResult],
+    bpns: ScreenResult | None,
+    thresholds: Thresholds,
+    incomplete: dict[str, ScreenResult] | None = None,
 ) -> list[tuple[Reason, bool]]:
-    """Return a reason per positive screen, each with whether it is a neuropathy screen."""
+    """Return a reason per positive screen, each with whether it is a neuropathy screen.
+
+    ``incomplete``: newer incomplete PHQ-9/GAD-7 forms that already reach the threshold; each
+    stands for its instrument's screen (``newer_incomplete_score``).
+    """
     found: list[tuple[Reason, bool]] = []
+    incomplete = incomplete or {}
     phq9, gad7, neuro = latest.get(PHQ9), latest.get(GAD7), latest.get(NEURO_SX)
+    # Issue 10: an incomplete PHQ-9/GAD-7 at least at the threshold is a positive screen.
+    if PHQ9 in incomplete:
+        found.append(
+            (
+                describe_incomplete_score(incomplete[PHQ9], thresholds.phq9_positive, "depression"),
+                False,
+            )
+        )
+        phq9 = None
+    if GAD7 in incomplete:
+        found.append(
+            (
+                describe_incomplete_score(incomplete[GAD7], thresholds.gad7_positive, "anxiety"),
+                False,
+            )
+        )
+        gad7 = None
     # Positive screen: PHQ-9 >= 10 (clinical-reference §1, §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= thresholds.phq9_positive:
         text = (
@@ -461,9 +635,25 @@ def list_neuropathy_actions(inp: EvaluationInput, bpns_recent: bool, t: Threshol
         actions.append(
             t.pyridoxine_flag_action.format(dose_mg=pyridoxine, flag_mg=t.pyridoxine_flag_mg)
         )
+    # Pyridoxine below 50 mg per 250 mg of cycloserine, or below 100 mg/day (WHO 2014; issue 10)
+    required = required_pyridoxine_mg(inp.regimen, t)
+    if required is not None and pyridoxine is not None and pyridoxine < required:
+        actions.append(t.pyridoxine_low_action.format(dose_mg=pyridoxine, required_mg=required))
     if not bpns_recent:
         actions.append(t.bpns_exam_action.format(days=t.bpns_window_days))
     return actions
+
+
+def required_pyridoxine_mg(regimen: Regimen | None, t: Thresholds) -> int | None:
+    """Return the least pyridoxine mg/day for the regimen: 50 mg per 250 mg, at least 100 mg.
+
+    WHO 2014 (clinical-reference §2, §4); the subjects are adults (TB programmes enrol adults;
+    the adult minimum always applies). Rounded up to the whole mg.
+    """
+    if regimen is None or regimen.dose_mg_per_day <= 0:
+        return None
+    per_dose = -(-regimen.dose_mg_per_day * t.pyridoxine_mg_per_250mg // 250)
+    return max(per_dose, t.pyridoxine_adult_min_mg)
 
 
 def collect_ids(reasons: Iterable[Reason], key: str) -> tuple[str, ...]:
@@ -562,7 +752,15 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
             fired["D3"] = ([*d3_reasons, with_rule(cmax_reason, "D3")], False)
 
     screens = latest if neuro is None else {**latest, NEURO_SX: neuro}
-    positives = find_positive_screens(screens, bpns, t)
+    incomplete_scores = {
+        code: form
+        for code, form in inp.incomplete_scores.items()
+        if code in (PHQ9, GAD7)
+        and form.instrument == code
+        and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
+        and newer_incomplete_score([form], valid=latest.get(code), thresholds=t) is not None
+    }
+    positives = find_positive_screens(screens, bpns, t, incomplete_scores)
     positive = bool(positives)
     neuropathy_positive = any(is_neuro for _, is_neuro in positives)
 
@@ -607,11 +805,31 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         }
         fired["E1"] = ([Reason("E1", text, inputs)], True)
 
+    # B1: current Cmax strictly below the floor (20 µg/mL, WHO 2014) -> dose review, routine
+    # (clinical-reference §4); exactly 20.0 is in range.
+    if cmax is not None and cmax.value_ug_per_ml < t.cmax_floor:
+        text = (
+            f"Current Cmax {cmax.value_ug_per_ml} µg/mL (< {t.cmax_floor} µg/mL): below the "
+            f"target range ({t.cmax_floor_source})"
+        )
+        inputs = describe_cmax(cmax, t) | {
+            "floor_ug_per_ml": str(t.cmax_floor),
+            "floor_source": t.cmax_floor_source,
+            "below_floor": True,
+        }
+        fired["B1"] = ([Reason("B1", text, inputs)], False)
+
+    # W1: weekly monitoring due and no peak sample in the last 7 days (clinical-reference §4)
+    # T1 (no current Cmax with a positive screen) already asks for TDM, at a higher severity.
+    weekly = check_weekly_monitoring(inp, positives, t) if "T1" not in fired else None
+    if weekly is not None:
+        fired["W1"] = ([weekly], False)
+
     interactions = list_interactions(inp.regimen, t)
     findings = []
     for rule, (reasons, neuropathy) in fired.items():
         category, severity = RULES[rule]
-        actions = list(actions_for_category(category, t))
+        actions = list(actions_for_rule(rule, reasons, t))
         if neuropathy:
             actions.extend(list_neuropathy_actions(inp, bpns_recent=bpns is not None, t=t))
         if interactions:
@@ -632,6 +850,93 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         findings,
         key=lambda f: (-CATEGORY_RANK[f.category], -SEVERITY_RANK[f.severity], RULE_ORDER[f.rule]),
     )
+
+
+def check_weekly_monitoring(
+    inp: EvaluationInput, positives: list[tuple[Reason, bool]], t: Thresholds
+) -> Reason | None:
+    """Return the W1 reason when weekly monitoring is due and no peak sample is recent enough.
+
+    Triggers (label and compendium, seed 001): renal impairment, a dose above
+    ``weekly_dose_mg`` mg/day, signs of neurotoxicity (a positive screen in the look-back window).
+    Overdue: no peak-window sample in the last ``weekly_monitoring_days`` days (a sample exactly
+    7 days old is in time). ``overdue_since`` starts the overdue period: the later of the last
+    sample + the interval and the earliest active trigger's start. It stays the same until a new
+    sample is taken, so a resolved W1 alert opens again only in a new period
+    (``notifications.evaluation``).
+    """
+    regimen = inp.regimen
+    weekly = inp.weekly or WeeklyMonitoring(last_sampled_at=None)
+    triggers: dict[str, datetime | None] = {}
+    if regimen is not None and regimen.renal_impairment:
+        triggers["renal_impairment"] = weekly.renal_since
+    if regimen is not None and regimen.dose_mg_per_day > t.weekly_dose_mg:
+        triggers["dose_above_500_mg"] = weekly.dose_since
+    if positives:
+        starts = [
+            datetime.fromisoformat(reason.inputs["completed_at"])
+            for reason, _ in positives
+            if reason.inputs.get("completed_at")
+        ]
+        triggers["neurotoxicity_screen"] = min(starts) if starts else None
+    if not triggers:
+        return None
+    interval = timedelta(days=t.weekly_monitoring_days)
+    # The current Cmax is a peak sample too (a caller may pass no weekly facts).
+    known = [
+        at
+        for at in (weekly.last_sampled_at, inp.cmax.sampled_at if inp.cmax else None)
+        if at is not None and at <= inp.now
+    ]
+    last = max(known, default=None)
+    if last is not None and inp.now - last <= interval:
+        return None
+    known_starts = [start for start in triggers.values() if start is not None]
+    candidates = [min(known_starts)] if known_starts else []
+    if last is not None:
+        candidates.append(last + interval)
+    overdue_since = max(candidates) if candidates else None
+    names = {
+        "renal_impairment": "renal impairment",
+        "dose_above_500_mg": f"dose {regimen.dose_mg_per_day if regimen else '?'} mg/day "
+        f"(> {t.weekly_dose_mg})",
+        "neurotoxicity_screen": "a positive neurotoxicity screen",
+    }
+    last_text = f"the last on {last.date().isoformat()}" if last is not None else "none on record"
+    text = (
+        f"TDM overdue: weekly monitoring is due ({', '.join(names[k] for k in triggers)}) and no "
+        f"peak sample in the last {t.weekly_monitoring_days} days ({last_text})"
+    )
+    return Reason(
+        "W1",
+        text,
+        {
+            "triggers": list(triggers),
+            "last_sampled_at": last.isoformat() if last is not None else None,
+            "interval_days": t.weekly_monitoring_days,
+            "overdue_since": overdue_since.isoformat() if overdue_since is not None else None,
+        },
+    )
+
+
+def actions_for_rule(rule: str, reasons: Iterable[Reason], t: Thresholds) -> tuple[str, ...]:
+    """Return the profile's actions for one rule (issue 10: actions fit the finding).
+
+    D1 on an unanswered item 9 alone asks to contact the subject and ask directly the same day;
+    suspension (``discontinuation_actions``) is for an answered item 9, D2 and D3. B1, W1 and C1
+    carry their own actions; the others their category's.
+    """
+    if rule == "D1":
+        flags = {reason.inputs.get("flag") for reason in reasons}
+        if ITEM9_POSITIVE not in flags:
+            return t.item9_unanswered_actions
+    if rule == "B1":
+        return t.below_floor_actions
+    if rule == "W1":
+        return t.weekly_tdm_actions
+    if rule == "C1":
+        return t.clinical_review_actions
+    return actions_for_category(RULES[rule][0], t)
 
 
 def with_rule(reason: Reason, rule: str) -> Reason:
