@@ -1,6 +1,8 @@
 """Write the audit trail."""
 
+import uuid
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -45,4 +47,6 @@ def audit_value(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "pk"):
         return str(value.pk)
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
     return value

@@ -237,7 +237,7 @@ class CmaxAlreadyVoided(Exception):
 def cmax_values(result: CmaxResult) -> dict[str, Any]:
     """Return the audited values of a result."""
     return {
-        "value": str(result.value),
+        "value": str(Decimal(result.value).quantize(Decimal("0.001"))),
         "unit": result.unit,
         "value_ug_per_ml": str(result.value_ug_per_ml),
         "sampled_at": result.sampled_at.isoformat(),

@@ -317,7 +317,9 @@ def test_required_pyridoxine(dose, required):
     ],
 )
 def test_pyridoxine_flags_in_neuropathy_actions(dose, pyridoxine, low, high):
-    inp = make_input(neuro(1), current_cmax=cmax("25"), regimen=regimen(dose, pyridoxine=pyridoxine))
+    inp = make_input(
+        neuro(1), current_cmax=cmax("25"), regimen=regimen(dose, pyridoxine=pyridoxine)
+    )
 
     (finding, *_) = [f for f in evaluate(inp, DEFAULT) if f.rule == "C1"]
     actions = " ".join(finding.recommended_actions)
