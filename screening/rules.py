@@ -24,6 +24,16 @@ already shows what a clinician must see:
   read is the latest one in its window that is valid or has ``case`` True; an invalid BPNS with
   ``case`` None (unknown) is ignored, as if no examination had been done.
 
+- Issue 10: an invalid PHQ-9 or GAD-7 whose answered items already sum to the positive threshold
+  (``answered_total``) is a positive screen of at least that total, read as NEURO-SX's lower
+  bound: only the instrument's newest form in the window, and only if completed strictly after
+  the latest valid one (``newer_incomplete_score``); reasons say "at least N" and "incomplete".
+
+Issue 10 rules (docs/clinical-reference-additions.md): B1 (current Cmax below the floor of the
+target range, dose review, routine), W1 (weekly TDM overdue, TDM needed, routine, once per
+overdue period); the pyridoxine rule (50 mg per 250 mg, at least 100 mg/day) in neuropathy
+actions; actions per rule (``actions_for_rule``), so that every finding carries one.
+
 Windows. A result counts when ``now - window <= completed_at <= now`` (inclusive: exactly 14 days
 old counts). ``evaluate`` re-applies the windows to its input, so a stale result passed by mistake
 is ignored rather than alerted on.
