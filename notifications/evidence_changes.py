@@ -37,6 +37,8 @@ from screening.rules import Thresholds
 logger = logging.getLogger(__name__)
 
 SEND_NOTICE_TASK = "notifications.send_notice"
+# Attempts after which a notice that cannot be sent is marked failed (logged at ERROR).
+NOTICE_MAX_ATTEMPTS = 10
 WITHDRAWN = "withdrawn"
 AMENDED = "amended"
 
@@ -275,9 +277,16 @@ def send_notice(notice_id) -> str:
     try:
         message.send(fail_silently=False)
     except Exception as exc:  # SMTP down or refused: kept pending, retried by the sweep
+        final = notice.attempts >= NOTICE_MAX_ATTEMPTS
         AlertNotice.objects.filter(id=notice.id).update(
-            status=AlertNotice.Status.PENDING, last_error=type(exc).__name__
+            status=AlertNotice.Status.FAILED if final else AlertNotice.Status.PENDING,
+            last_error=type(exc).__name__,
         )
+        if final:
+            logger.error(
+                "notice not sent after the maximum attempts", extra={"notice_id": str(notice.id)}
+            )
+            return AlertNotice.Status.FAILED
         logger.warning("notice not sent; will retry", extra={"notice_id": str(notice.id)})
         raise
     AlertNotice.objects.filter(id=notice.id).update(

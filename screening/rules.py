@@ -745,11 +745,25 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     if d1_reasons:
         fired["D1"] = (d1_reasons, False)
 
+    incomplete_scores = {
+        code: form
+        for code, form in inp.incomplete_scores.items()
+        if code in (PHQ9, GAD7)
+        and form.instrument == code
+        and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
+        and newer_incomplete_score([form], valid=latest.get(code), thresholds=t) is not None
+    }
     # D2: PHQ-9 total >= 20 -> urgent (clinical-reference §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= t.phq9_severe:
         text = f"PHQ-9 total {phq9.total} (≥ {t.phq9_severe}): severe depressive symptoms"
         inputs = describe_response(phq9) | {"total": phq9.total, "threshold": t.phq9_severe}
         fired["D2"] = ([Reason("D2", text, inputs)], False)
+    # D2 on an incomplete PHQ-9 whose answered items already reach 20 (issue 10: a lower bound)
+    phq9_bound = incomplete_scores.get(PHQ9)
+    if phq9_bound is not None and (phq9_bound.answered_total or 0) >= t.phq9_severe:
+        reason = describe_incomplete_score(phq9_bound, t.phq9_severe, "depression")
+        text = reason.text.replace("positive depression screen", "severe depressive symptoms")
+        fired.setdefault("D2", ([], False))[0].append(Reason("D2", text, reason.inputs))
 
     cmax = inp.cmax
     # Above the ceiling: current Cmax strictly > ceiling; 35.0 is not above (clinical-reference §3)
@@ -775,18 +789,16 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
                     "threshold": t.d3_score,
                 }
                 d3_reasons.append(Reason("D3", text, inputs))
+        # ... or an incomplete one whose answered items already reach 15 (issue 10)
+        for bound in incomplete_scores.values():
+            if (bound.answered_total or 0) >= t.d3_score:
+                reason = describe_incomplete_score(bound, t.d3_score, "")
+                text = reason.text.split(" (≥ ")[0] + f" (≥ {t.d3_score})"
+                d3_reasons.append(Reason("D3", text, reason.inputs))
         if d3_reasons:
             fired["D3"] = ([*d3_reasons, with_rule(cmax_reason, "D3")], False)
 
     screens = latest if neuro is None else {**latest, NEURO_SX: neuro}
-    incomplete_scores = {
-        code: form
-        for code, form in inp.incomplete_scores.items()
-        if code in (PHQ9, GAD7)
-        and form.instrument == code
-        and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
-        and newer_incomplete_score([form], valid=latest.get(code), thresholds=t) is not None
-    }
     positives = find_positive_screens(screens, bpns, t, incomplete_scores)
     positive = bool(positives)
     neuropathy_positive = any(is_neuro for _, is_neuro in positives)

@@ -357,3 +357,37 @@ def test_gad7_21_with_an_in_range_cmax_gets_an_action():
 def test_every_finding_of_the_decision_table_carries_an_action(inp, expected):
     for finding in evaluate(inp, DEFAULT):
         assert finding.recommended_actions, finding.rule
+
+
+def bounded_input(instrument: str, answered_total: int, unanswered: int, current=None):
+    form = incomplete(instrument, answered_total, unanswered)
+    selected = select_latest_screens([form], now=NOW, thresholds=DEFAULT)
+    return EvaluationInput(
+        now=NOW,
+        latest=selected.latest,
+        bpns=None,
+        cmax=current,
+        regimen=None,
+        phq9_invalid=selected.phq9_invalid,
+        incomplete_scores=selected.incomplete_scores,
+    )
+
+
+@pytest.mark.parametrize(("answered_total", "d2"), [(19, False), (20, True)])
+def test_an_incomplete_phq9_reaching_20_is_d2_at_least(answered_total, d2):
+    findings = evaluate(bounded_input("PHQ-9", answered_total, 3), DEFAULT)
+
+    d2_findings = [f for f in findings if f.rule == "D2"]
+    assert bool(d2_findings) == d2
+    if d2:
+        assert d2_findings[0].reasons[0].text == (
+            "PHQ-9 incomplete (3 item(s) unanswered): total at least 20 from the answered items "
+            "(≥ 20): severe depressive symptoms"
+        )
+
+
+@pytest.mark.parametrize(("answered_total", "d3"), [(14, False), (15, True)])
+def test_an_incomplete_gad7_reaching_15_with_cmax_above_the_ceiling_is_d3(answered_total, d3):
+    findings = evaluate(bounded_input("GAD-7", answered_total, 2, cmax("40")), DEFAULT)
+
+    assert ("D3" in [f.rule for f in findings]) == d3
