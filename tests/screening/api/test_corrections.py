@@ -7,6 +7,7 @@ original stays readable. Every change needs a reason and is in the subject's aud
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -410,3 +411,76 @@ def test_the_admin_wide_audit_list_is_for_admins_only(clinic, admin_client_api):
     assert client.get("/api/v1/audit/").status_code == 403
     rows = admin_client_api.get(f"/api/v1/audit/?subject={subject.pk}").json()["results"]
     assert [row["object_type"] for row in rows] == ["screening.CmaxResult"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"phq9_1": 4}, "answers.phq9_1"),  # out of range
+        ({"unknown_item": 1}, "answers.unknown_item"),
+        ({}, "answers"),
+        ("not an object", "answers"),
+    ],
+)
+def test_an_invalid_amendment_is_a_400_per_field_and_changes_nothing(clinic, answers, field):
+    subject, _, client = clinic
+    phq9 = enter_phq9(client, subject, 5)
+
+    response = client.post(
+        f"/api/v1/responses/{phq9['id']}/amendments/",
+        {"answers": answers, "reason": "fix"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert Amendment.objects.count() == 0
+
+
+def test_an_amendment_that_changes_nothing_is_refused(clinic):
+    subject, _, client = clinic
+    phq9 = enter_phq9(client, subject, 5)
+
+    response = client.post(
+        f"/api/v1/responses/{phq9['id']}/amendments/",
+        {"answers": {"phq9_1": phq9["answers"]["phq9_1"]}, "reason": "no-op"},
+        format="json",
+    )
+
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        400,
+        "The amendment changes nothing.",
+    )
+
+
+def test_a_second_amendment_starts_from_the_first_and_null_unanswers_an_item(clinic):
+    subject, _, client = clinic
+    phq9 = enter_phq9(client, subject, 5)
+    url = f"/api/v1/responses/{phq9['id']}/amendments/"
+    first = client.post(url, {"answers": {"phq9_1": 0}, "reason": "one"}, format="json")
+    assert first.status_code == 201
+
+    second = client.post(url, {"answers": {"phq9_9": None}, "reason": "two"}, format="json")
+
+    body = second.json()
+    assert body["current_answers"]["phq9_1"] == 0
+    assert "phq9_9" not in body["current_answers"]
+    assert "item9_unanswered" in body["current_score"]["flags"]
+    assert [a["reason"] for a in client.get(url).json()] == ["one", "two"]
+
+
+@pytest.mark.parametrize(
+    ("hours", "is_peak"), [("0.99", False), ("1", True), ("7", True), ("7.01", False)]
+)
+def test_a_sample_outside_the_peak_window_is_listed_as_not_a_peak(clinic, hours, is_peak):
+    subject, _, client = clinic
+
+    result = enter_cmax(client, subject, "10", hours=hours)
+
+    assert result["is_peak"] is is_peak
+    assert (result["occasion"] is not None) is is_peak
+    if not is_peak:
+        assert result["not_peak_reason"] == (
+            f"Sampled {Decimal(hours):.2f} h after the dose, outside the peak window "
+            "1.00–7.00 h: stored and shown, never used as the Cmax."
+        )
