@@ -484,3 +484,22 @@ def test_a_sample_outside_the_peak_window_is_listed_as_not_a_peak(clinic, hours,
             f"Sampled {Decimal(hours):.2f} h after the dose, outside the peak window "
             "1.00–7.00 h: stored and shown, never used as the Cmax."
         )
+
+
+def test_a_membership_added_through_the_api_appears_in_the_subject_audit(clinic, admin_client_api):
+    subject, _, staff = clinic
+    newcomer = UserFactory()
+
+    added = admin_client_api.post(
+        f"/api/v1/sites/{subject.site.code}/members/",
+        {"user": str(newcomer.staff_profile.public_id), "role": "clinician", "escalation_tier": 2},
+        format="json",
+    )
+
+    assert added.status_code == 201
+    rows = staff.get(f"/api/v1/subjects/{subject.pk}/audit/").json()["results"]
+    assert [(r["object_type"], r["changes"]["escalation_tier"]) for r in rows[:1]] == [
+        ("screening.SiteMembership", 2)
+    ]
+    other_site = staff.get(f"/api/v1/subjects/{SubjectFactory().pk}/audit/")
+    assert other_site.status_code == 404
