@@ -503,3 +503,18 @@ def test_a_membership_added_through_the_api_appears_in_the_subject_audit(clinic,
     ]
     other_site = staff.get(f"/api/v1/subjects/{SubjectFactory().pk}/audit/")
     assert other_site.status_code == 404
+
+
+def test_the_audited_admin_pages_render(client, admin_user):
+    channel = ChannelFactory(user=UserFactory())
+    client.force_login(admin_user)
+
+    pages = [
+        "/admin/notifications/channel/",
+        f"/admin/notifications/channel/{channel.pk}/change/",
+        "/admin/auth/user/",
+        f"/admin/auth/user/{channel.user_id}/change/",
+        "/admin/auth/group/add/",
+    ]
+
+    assert {page: client.get(page).status_code for page in pages} == dict.fromkeys(pages, 200)
