@@ -43,6 +43,7 @@ def test_post_creates_the_next_version_from_the_current_one(admin_client_api, ad
         "pyridoxine_mg_per_250mg": 50,
         "pyridoxine_adult_min_mg": 100,
         "escalation_minutes": 30,
+        "high_escalation_minutes": 240,
         "recommended_actions": {},
         "created_by": str(admin_user.staff_profile.public_id),
         "created_at": response.json()["created_at"],
