@@ -22,6 +22,5 @@ app.conf.beat_schedule = {
         ("screening.request_periodic_evaluations", 6 * 3600.0),
         ("notifications.sweep_deliveries", 60.0),
         ("notifications.escalate_alerts", 60.0),
-        ("notifications.sweep_notices", 60.0),
     ]
 }

@@ -6,8 +6,9 @@ applied, for every unresolved alert of the subject:
   the alert is not closed. Its reasons that read the withdrawn value are marked withdrawn, the
   rules that depended on them leave the alert's rules (the audit keeps them), its advice becomes
   the current advice of its category (or, if nothing of the category fires any more, "evidence
-  withdrawn: review and resolve"), and every clinician the alert reached (else the members of
-  its current tier) gets an ``AlertNotice`` "evidence withdrawn", sent by email after commit;
+  withdrawn: review and resolve"), and its revision is raised and its current tier paged again
+  (``delivery.plan_deliveries`` with the note "Evidence withdrawn: ..."), on every channel with
+  the delivery pipeline's retries and fall-backs; the alert is neither reopened nor closed;
 - a response of its evidence was amended: the alert says so (a reason "amended" with who, when,
   why and the re-scored total). Nobody is paged: a positive amended form reaches clinicians
   through the findings as usual.
@@ -16,29 +17,14 @@ Each change is noted once (the reasons carry the withdrawn result's or the amend
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
-
-from config.celery_app import app
-from notifications.models import Alert, AlertNotice, Channel, Delivery
-from notifications.recipients import usable_channels
+from notifications import delivery
+from notifications.models import Alert
 from screening.audit import record_audit
-from screening.models import Amendment, CmaxResult, SiteMembership, Subject
+from screening.models import Amendment, CmaxResult, Subject
 from screening.rules import Thresholds
 
-logger = logging.getLogger(__name__)
-
-SEND_NOTICE_TASK = "notifications.send_notice"
-# Attempts after which a notice that cannot be sent is marked failed (logged at ERROR).
-NOTICE_MAX_ATTEMPTS = 10
 WITHDRAWN = "withdrawn"
 AMENDED = "amended"
 
@@ -146,8 +132,10 @@ def withdraw(alert: Alert, results: list[CmaxResult], *, current, thresholds: Th
         },
         reason="evidence withdrawn",
     )
-    for result in results:
-        notify_withdrawn(alert, str(result.pk), texts[results.index(result)])
+    alert.revision += 1
+    alert.save(update_fields=["revision", "updated_at"])
+    note = " ".join(texts) + " This alert stays open: review it and resolve it."
+    delivery.plan_deliveries(alert=alert, tier=alert.escalation_tier, note=note)
 
 
 def note_amendments(alert: Alert, amendments: list[Amendment]) -> None:
@@ -182,126 +170,3 @@ def note_amendments(alert: Alert, amendments: list[Amendment]) -> None:
         changes={"evidence_amended": [str(a.pk) for a in amendments]},
         reason="evidence amended",
     )
-
-
-def alert_clinicians(alert: Alert) -> list:
-    """Return the users the alert reached (its deliveries), else its tier's active members."""
-    User = get_user_model()
-    reached = User.objects.filter(
-        pk__in=Delivery.objects.filter(alert=alert).values("recipient_id"), is_active=True
-    )
-    users = list(reached.order_by("pk"))
-    if users:
-        return users
-    members = SiteMembership.objects.filter(
-        site_id=alert.subject.site_id, escalation_tier=alert.escalation_tier
-    ).values("user_id")
-    return list(User.objects.filter(pk__in=members, is_active=True).order_by("pk"))
-
-
-def notify_withdrawn(alert: Alert, evidence_id: str, text: str) -> list[AlertNotice]:
-    """Create an "evidence withdrawn" notice per clinician of the alert; send each after commit."""
-    rows = [
-        AlertNotice(
-            alert=alert,
-            recipient=user,
-            kind=AlertNotice.Kind.EVIDENCE_WITHDRAWN,
-            evidence_id=evidence_id,
-            text=text,
-        )
-        for user in alert_clinicians(alert)
-    ]
-    if not rows:
-        logger.error(
-            "evidence withdrawn but the alert has no clinician to tell",
-            extra={"alert_id": str(alert.pk)},
-        )
-        return []
-    AlertNotice.objects.bulk_create(rows, ignore_conflicts=True)
-    notices = list(
-        AlertNotice.objects.filter(
-            alert=alert, kind=AlertNotice.Kind.EVIDENCE_WITHDRAWN, evidence_id=evidence_id
-        )
-    )
-    for notice in notices:
-        if notice.status == AlertNotice.Status.PENDING:
-            notice_id = str(notice.pk)
-            transaction.on_commit(lambda notice_id=notice_id: send_notice_task(notice_id))
-    return notices
-
-
-def send_notice_task(notice_id: str) -> None:
-    """Send the notice task by name; if the broker is down, the delivery sweep's beat resends."""
-    try:
-        app.send_task(SEND_NOTICE_TASK, args=[notice_id])
-    except Exception as exc:  # broker down: the row stays pending (sweep_notices)
-        logger.warning(
-            "notice task not sent", extra={"notice_id": notice_id, "error": type(exc).__name__}
-        )
-
-
-def send_notice(notice_id) -> str:
-    """Email one pending notice to its recipient's usable email channels; return its status."""
-    claimed = AlertNotice.objects.filter(id=notice_id, status=AlertNotice.Status.PENDING).update(
-        status=AlertNotice.Status.SENDING, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return ""
-    notice = AlertNotice.objects.select_related("alert__subject__site", "recipient").get(
-        id=notice_id
-    )
-    addresses = [
-        channel.address
-        for channel in usable_channels(notice.recipient)
-        if channel.kind == Channel.Kind.EMAIL
-    ]
-    if not addresses:
-        AlertNotice.objects.filter(id=notice.id).update(
-            status=AlertNotice.Status.FAILED, last_error="no usable email channel"
-        )
-        logger.error("notice has no email channel", extra={"notice_id": str(notice.id)})
-        return AlertNotice.Status.FAILED
-    subject = notice.alert.subject
-    message = EmailMessage(
-        subject=f"Evidence withdrawn: {notice.alert.category} alert for {subject.study_id} "
-        f"({subject.site.code})",
-        body=(
-            f"{notice.text}\n\nThe alert {notice.alert.pk} stays open: review it and resolve it "
-            f"(POST /api/v1/alerts/{notice.alert.pk}/resolve/).\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=addresses,
-        headers={"X-Notice-Id": str(notice.id)},
-        connection=get_connection(fail_silently=False),
-    )
-    try:
-        message.send(fail_silently=False)
-    except Exception as exc:  # SMTP down or refused: kept pending, retried by the sweep
-        final = notice.attempts >= NOTICE_MAX_ATTEMPTS
-        AlertNotice.objects.filter(id=notice.id).update(
-            status=AlertNotice.Status.FAILED if final else AlertNotice.Status.PENDING,
-            last_error=type(exc).__name__,
-        )
-        if final:
-            logger.error(
-                "notice not sent after the maximum attempts", extra={"notice_id": str(notice.id)}
-            )
-            return AlertNotice.Status.FAILED
-        logger.warning("notice not sent; will retry", extra={"notice_id": str(notice.id)})
-        raise
-    AlertNotice.objects.filter(id=notice.id).update(
-        status=AlertNotice.Status.SENT, sent_at=timezone.now(), last_error=""
-    )
-    return AlertNotice.Status.SENT
-
-
-def sweep_notices() -> int:
-    """Re-send the task of pending notices older than a minute (broker lost or down)."""
-    due = AlertNotice.objects.filter(
-        status=AlertNotice.Status.PENDING,
-        created_at__lt=timezone.now() - timedelta(seconds=60),
-    ).values_list("id", flat=True)[:500]
-    ids = [str(pk) for pk in due]
-    for notice_id in ids:
-        send_notice_task(notice_id)
-    return len(ids)

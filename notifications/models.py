@@ -193,45 +193,6 @@ class Delivery(models.Model):
         return f"delivery {self.id} ({self.status})"
 
 
-class AlertNotice(models.Model):
-    """A message to an alert's clinicians about the alert itself (issue 10): its evidence was
-    withdrawn (a Cmax voided or corrected). One row per recipient and notice; sent by email."""
-
-    class Kind(models.TextChoices):
-        EVIDENCE_WITHDRAWN = "evidence_withdrawn"
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        SENDING = "sending"
-        SENT = "sent"
-        FAILED = "failed"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="notices")
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    kind = models.CharField(max_length=24, choices=Kind.choices)
-    evidence_id = models.CharField(max_length=64, help_text="The withdrawn evidence's id.")
-    text = models.TextField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["alert", "recipient", "kind", "evidence_id"], name="notice_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} notice {self.id} ({self.status})"
-
-
 class SubjectReminder(models.Model):
     """A reminder to a subject that an assessment is open, sent once at its offset."""
 

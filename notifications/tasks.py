@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import F, Min
 from django.utils import timezone
 
-from notifications import delivery, evaluation, evidence_changes
+from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
 
 from . import escalation, reminders
@@ -123,22 +123,3 @@ def sweep_deliveries_task() -> None:
 def escalate_alerts_task() -> None:
     """Escalate urgent alerts not acknowledged in time."""
     escalation.escalate_alerts()
-
-
-@shared_task(
-    name="notifications.send_notice",
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
-def send_notice(notice_id: str) -> str:
-    """Email one "evidence withdrawn" notice (a trigger of its row; issue 10)."""
-    return evidence_changes.send_notice(notice_id)
-
-
-@shared_task(name="notifications.sweep_notices", acks_late=True)
-def sweep_notices() -> int:
-    """Re-send the task of notices still pending (beat, every minute; idempotent)."""
-    return evidence_changes.sweep_notices()

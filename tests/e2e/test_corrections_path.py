@@ -3,12 +3,12 @@
 Through the HTTP API only: a staff PHQ-9 of 12 and a Cmax of 80 page the clinician about a dose
 review (R1); the correction to 8.0 (with its reason) is evaluated by the worker, which turns the
 open dose-review alert's advice into the below-range finding (B1), opens the clinical review (C1)
-and emails the clinician that the evidence was withdrawn.
+and messages the clinician again (the alert's next revision) that the evidence was withdrawn.
 """
 
 import pytest
 
-from notifications.models import Alert, AlertNotice
+from notifications.models import Alert, Delivery
 from tests.e2e.test_alert_path import (
     drain,
     post_cmax,
@@ -23,7 +23,7 @@ from tests.support import wait_for
 pytestmark = pytest.mark.worker
 
 
-def test_correcting_80_to_8_is_evaluated_by_the_worker_and_emails_evidence_withdrawn(
+def test_correcting_80_to_8_is_evaluated_by_the_worker_and_pages_evidence_withdrawn(
     start_worker,
 ):
     site = SiteFactory(code="site-a")
@@ -44,15 +44,15 @@ def test_correcting_80_to_8_is_evaluated_by_the_worker_and_emails_evidence_withd
             format="json",
         )
         assert corrected.status_code == 201
-        wait_for(lambda: AlertNotice.objects.filter(status="sent").exists() or None, timeout=60)
-        wait_for(sent_deliveries(3))  # C1 opens (clinical review)
+        # The dose-review alert's revision 1 (evidence withdrawn) and the new C1 alert.
+        wait_for(sent_deliveries(4))
         drain()
 
     dose_review = Alert.objects.get(category="dose_review")
     assert (dose_review.status, dose_review.rules) == ("open", ["B1"])
     assert "Review the cycloserine dose for efficacy." in dose_review.recommended_actions
-    notices = [email for email in sink.received if email.message["X-Notice-Id"]]
-    assert [(email.rcpt_tos, email.message["Subject"]) for email in notices] == [
-        ([ana.email], "Evidence withdrawn: dose_review alert for TB-0010 (site-a)")
-    ]
-    assert "typed 80 for 8.0" in notices[0].message.get_payload()
+    (told,) = Delivery.objects.filter(alert=dose_review, revision=1)
+    (email,) = [e for e in sink.received if e.message["X-Delivery-Id"] == str(told.pk)]
+    assert email.rcpt_tos == [ana.email]
+    body = email.message.get_payload(decode=True).decode()
+    assert "Evidence withdrawn: Cmax 80.000" in body and "typed 80 for 8.0" in body

@@ -13,9 +13,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from notifications.delivery import deliver
 from notifications.evaluation import evaluate_subject
-from notifications.evidence_changes import send_notice
-from notifications.models import Alert, AlertNotice
+from notifications.models import Alert, Delivery
 from screening.models import Amendment, AuditEvent, CmaxResult, EvaluationRequest, Response
 from tests.factories import (
     ChannelFactory,
@@ -112,18 +112,19 @@ def test_correcting_80_to_8_turns_the_dose_review_advice_into_below_range_and_te
     )
     # The PHQ-9 with an in-range-or-lower Cmax is now a clinical review (C1).
     assert alerts(subject)["clinical_review"].rules == ["C1"]
-    # The clinician who got the alert is told, once, by email.
-    (notice,) = AlertNotice.objects.filter(alert=dose_review)
-    assert (notice.recipient, notice.kind, notice.evidence_id) == (
-        clinician,
-        "evidence_withdrawn",
-        wrong["id"],
-    )
-    assert send_notice(notice.pk) == "sent"
-    assert [message.to for message in mail.outbox] == [[clinician.email]]
-    assert "Evidence withdrawn" in mail.outbox[0].subject
+    # The clinician is told, once: the alert's next revision is delivered with the note.
+    (told,) = Delivery.objects.filter(alert=dose_review, revision=dose_review.revision)
+    assert (told.recipient, dose_review.revision) == (clinician, 1)
+    assert told.note.startswith("Evidence withdrawn: Cmax 80.000 µg/mL")
+    assert told.note.endswith("This alert stays open: review it and resolve it.")
+    assert deliver(told.pk) == "sent"
+    (email,) = [m for m in mail.outbox if m.extra_headers["X-Delivery-Id"] == str(told.pk)]
+    assert email.to == [clinician.email]
+    assert "Evidence withdrawn" in email.body and "B1" in email.body
     evaluate_subject(subject_id=subject.pk)  # again: nothing noted or sent twice
-    assert AlertNotice.objects.filter(alert=dose_review).count() == 1
+    assert Delivery.objects.filter(alert=dose_review).count() == 2
+    dose_review.refresh_from_db()
+    assert dose_review.revision == 1
     # The occasion uses only the valid value; the wrong one is listed, voided.
     listed = {
         row["id"]: row
@@ -160,9 +161,10 @@ def test_a_voided_cmax_leaves_its_alert_open_with_evidence_withdrawn(clinic):
         "The evidence of this alert was withdrawn (a Cmax result voided or corrected): review "
         "the alert and resolve it."
     ]
-    assert list(AlertNotice.objects.values_list("recipient", "kind")) == [
-        (clinician.pk, "evidence_withdrawn")
-    ]
+    told = Delivery.objects.filter(alert=alert).order_by("revision")
+    assert [(d.revision, d.recipient_id) for d in told] == [(0, clinician.pk), (1, clinician.pk)]
+    assert told[1].note.startswith("Evidence withdrawn: Cmax 38.000 µg/mL")
+    assert alert.status == "open"
     # Voiding twice is refused; the voided result is never used again.
     again = client.post(
         f"/api/v1/subjects/{subject.pk}/cmax-results/{result['id']}/void/",

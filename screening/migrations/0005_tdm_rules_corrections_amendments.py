@@ -19,7 +19,7 @@ def backfill_audit_site(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0003_access_token_expiry'),
+        ('screening', '0004_site_inform_coordinators_high_escalation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
