@@ -367,6 +367,20 @@ def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -
         "bpns": screen(evaluation_input.bpns),
         "phq9_invalid": screen(evaluation_input.phq9_invalid),
         "neuro_incomplete": screen(evaluation_input.neuro_incomplete),
+        "incomplete_scores": {
+            code: screen(result) | {"total_at_least": result.answered_total}
+            for code, result in evaluation_input.incomplete_scores.items()
+        },
+        "weekly_monitoring": None
+        if evaluation_input.weekly is None
+        else {
+            name: value.isoformat() if value is not None else None
+            for name, value in (
+                ("last_sampled_at", evaluation_input.weekly.last_sampled_at),
+                ("dose_since", evaluation_input.weekly.dose_since),
+                ("renal_since", evaluation_input.weekly.renal_since),
+            )
+        },
         "cmax": None
         if cmax is None
         else {

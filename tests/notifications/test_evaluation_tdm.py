@@ -104,3 +104,33 @@ def test_tdm_overdue_fires_once_per_overdue_period(trigger):
         evaluate_subject(subject_id=subject.pk)
     assert Alert.objects.filter(subject=subject).count() == 2
     assert open_alerts(subject) == [("tdm_needed", ["W1"], "routine")]
+
+
+@pytest.mark.parametrize(("total", "expected"), [(9, []), (10, [("tdm_needed", ["T1"], "high")])])
+def test_a_staff_phq9_with_three_blanks_whose_answers_sum_to_10_is_a_positive_screen(
+    total, expected
+):
+    from screening.services.submissions import enter_staff_response
+
+    subject = SubjectFactory()
+    answers = {**phq9_answers(total), "phq9_6": None, "phq9_7": None, "phq9_8": None}
+    assert sum(v for v in answers.values() if v) == total  # the blanks held zeros
+    response = enter_staff_response(
+        subject=subject,
+        instrument_code="PHQ-9",
+        answers=answers,
+        completed_at=timezone.now() - timedelta(hours=1),
+        source="paper",
+        entered_by=UserFactory(site=subject.site),
+    )
+    assert response.valid is False
+
+    evaluate_subject(subject_id=subject.pk)
+
+    assert open_alerts(subject) == expected
+    if expected:
+        alert = Alert.objects.get(subject=subject)
+        assert alert.reasons[0]["text"].startswith(
+            "PHQ-9 incomplete (3 item(s) unanswered): total at least 10"
+        )
+        assert alert.inputs["incomplete_scores"]["PHQ-9"]["total_at_least"] == 10
