@@ -21,15 +21,11 @@ Inputs (docs/clinical-reference.md §3), as of ``now``:
   treatment start);
 - the monitoring profile: the latest version for the regimen's drug, else the default drug's.
 
-Issue 10:
-- a response's current answers and score are those of its latest ``Amendment`` if any (the
-  original stays as stored); an amended response entered the system when it was amended;
-- voided Cmax results are never read; samples outside the profile's peak window are passed on
-  and filtered by ``select_current_cmax(peak_window=...)``;
-- W1 (weekly monitoring) reads the newest valid peak sample at any age, when the current run of
-  doses above the weekly dose began, and the treatment start for renal impairment;
-- PHQ-9/GAD-7 results carry the sum of their answered items (``answered_total``) for the
-  incomplete-form lower bound.
+Issue 10: a response is read with its latest ``Amendment``'s answers and score (entered when
+amended); voided Cmax results are never read, and ``select_current_cmax`` drops samples outside
+the peak window; W1 reads the newest valid peak sample at any age, when the current run of doses
+above the weekly dose began, and the first regimen for renal impairment; PHQ-9/GAD-7 results carry
+the sum of their answered items (``answered_total``) for the incomplete-form lower bound.
 
 ``gather_inputs`` reads them in five queries; ``snapshot_inputs`` is the JSON stored on an alert.
 """
@@ -374,12 +370,8 @@ def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -
         "weekly_monitoring": None
         if evaluation_input.weekly is None
         else {
-            name: value.isoformat() if value is not None else None
-            for name, value in (
-                ("last_sampled_at", evaluation_input.weekly.last_sampled_at),
-                ("dose_since", evaluation_input.weekly.dose_since),
-                ("renal_since", evaluation_input.weekly.renal_since),
-            )
+            name: at.isoformat() if at is not None else None
+            for name, at in vars(evaluation_input.weekly).items()
         },
         "cmax": None
         if cmax is None

@@ -129,9 +129,10 @@ def test_post_the_same_lab_reference_and_content_again_returns_the_stored_result
 
 
 def test_post_the_same_lab_reference_with_other_content_is_a_conflict(client, subject):
-    first = client.post(url(subject), body(), format="json")
+    sent = body()  # one sample time for both posts (body() reads the clock, to the second)
+    first = client.post(url(subject), sent, format="json")
 
-    response = client.post(url(subject), body(value="39"), format="json")
+    response = client.post(url(subject), {**sent, "value": "39"}, format="json")
 
     assert response.status_code == 409
     assert response.json() == {
