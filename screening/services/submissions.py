@@ -112,7 +112,7 @@ def _check_times(
 
     A phone's clock may be a little off (``CLOCK_SKEW``, 5 minutes), never weeks: a form claiming
     to be completed before its assessment opened is refused with a per-field error rather than
-    stored with a time the look-back windows would misread (docs/clinical-reference.md §3.8).
+    stored with a time the look-back windows would misread (docs/clinical-reference.md §4.1).
     """
     fields: dict[str, list[str]] = {}
     for name, value in (("completed_at", completed_at), ("started_at", started_at)):
