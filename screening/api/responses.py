@@ -82,6 +82,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "completed_at",
             "received_at",
             "source",
+            "language",
             "valid",
             "score",
             "assessment",
