@@ -19,7 +19,7 @@ def backfill_audit_site(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0004_site_inform_coordinators_high_escalation'),
+        ('screening', '0005_response_language'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
