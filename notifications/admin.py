@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from screening.admin.audited import AuditedAdminMixin
 
-from .models import Alert, Channel
+from .models import Alert, Channel, ExportJob
 from .reconciliation import undeliverable_alerts
 
 
@@ -54,3 +54,20 @@ class ChannelAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("user__username", "address")
     readonly_fields = ("implicit", "broken_at", "last_error", "created_at")
     exclude = ("signing_secret",)
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Export jobs, read only: who asked for what, how far it got, its files."""
+
+    list_display = ("id", "dataset", "status", "requested_by", "rows_written", "created_at")
+    list_filter = ("status", "dataset")
+    list_select_related = ("requested_by",)
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in ExportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

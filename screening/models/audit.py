@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         AMEND = "amend"
         VOID = "void"
         CORRECT = "correct"
+        EXPORT = "export"
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(

@@ -19,7 +19,7 @@ def backfill_audit_site(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0005_response_language'),
+        ('screening', '0006_audit_export_action'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -117,7 +117,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditevent',
             name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('acknowledge', 'Acknowledge'), ('resolve', 'Resolve'), ('withdraw', 'Withdraw'), ('escalate', 'Escalate'), ('amend', 'Amend'), ('void', 'Void'), ('correct', 'Correct')], max_length=16),
+            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('acknowledge', 'Acknowledge'), ('resolve', 'Resolve'), ('withdraw', 'Withdraw'), ('escalate', 'Escalate'), ('amend', 'Amend'), ('void', 'Void'), ('correct', 'Correct'), ('export', 'Export')], max_length=16),
         ),
         migrations.AlterField(
             model_name='evaluationrequest',
