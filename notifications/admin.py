@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 
-from .models import Alert, ExportJob
+from screening.admin.audited import AuditedAdminMixin
+
+from .models import Alert, Channel, ExportJob
 from .reconciliation import undeliverable_alerts
 
 
@@ -41,6 +43,17 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Channel)
+class ChannelAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """A staff user's channels; every admin change is audited (issue 10)."""
+
+    list_display = ("user", "kind", "address", "active", "broken_at")
+    list_filter = ("kind", "active")
+    search_fields = ("user__username", "address")
+    readonly_fields = ("implicit", "broken_at", "last_error", "created_at")
+    exclude = ("signing_secret",)
 
 
 @admin.register(ExportJob)

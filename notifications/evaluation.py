@@ -26,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications import delivery, recipients
+from notifications import delivery, evidence_changes, recipients
 from notifications.models import Alert
 from screening.audit import record_audit
 from screening.evidence import GatheredInputs, decision_input, gather_inputs, snapshot_inputs
@@ -100,7 +100,8 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
         new_response_ids = [
             source_id
             for _, reason, source_id in pending
-            if reason == EvaluationRequest.Reason.RESPONSE and source_id
+            if reason in (EvaluationRequest.Reason.RESPONSE, EvaluationRequest.Reason.AMENDMENT)
+            and source_id
         ]
         # Read the clock only now, after the lock and the pending requests: the evidence of every
         # request marked processed below was stored before this instant, so it is seen.
@@ -111,7 +112,14 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
         findings += urgent_findings(inputs.new_screens, evaluation_input, inputs.thresholds)
         outcome = EvaluationOutcome(findings=findings)
         snapshot = snapshot_inputs(inputs, evaluation_input)
-        for merged in merge_by_category(findings):
+        merged_findings = merge_by_category(findings)
+        # Withdrawn (voided/corrected) or amended evidence of open alerts (issue 10).
+        evidence_changes.note_changed_evidence(
+            subject,
+            current={merged.category: merged for merged in merged_findings},
+            thresholds=inputs.thresholds,
+        )
+        for merged in merged_findings:
             apply_finding(subject, merged, inputs=inputs, snapshot=snapshot, outcome=outcome)
         if pending:
             outcome.requests_processed = EvaluationRequest.objects.filter(
@@ -180,7 +188,7 @@ def apply_finding(
         if extend_alert(unresolved, merged):
             outcome.updated.append(unresolved)
         return
-    if already_resolved(subject, merged):
+    if already_resolved(subject, merged) and not new_overdue_period(subject, merged):
         return  # a clinician resolved an alert holding all of this evidence already
     try:
         with transaction.atomic():
@@ -250,6 +258,32 @@ def already_resolved(subject: Subject, merged: CategoryFinding) -> bool:
         ).values_list("cmaxresult_id", flat=True)
     }
     return set(merged.response_ids) | set(merged.cmax_ids) <= held
+
+
+def new_overdue_period(subject: Subject, merged: CategoryFinding) -> bool:
+    """Tell whether a W1 reason's overdue period began after the category's last resolution.
+
+    W1 ("TDM overdue", issue 10) has no response or Cmax of its own: its evidence is the overdue
+    period, which starts at ``overdue_since`` and moves on only when a new sample is taken. A
+    resolved TDM-overdue alert so fires again only in a new overdue period.
+    """
+    starts = [
+        datetime.fromisoformat(since)
+        for reason in merged.reasons
+        if reason.get("rule") == "W1"
+        and (since := (reason.get("inputs") or {}).get("overdue_since"))
+    ]
+    if not starts:
+        return False
+    last = (
+        Alert.objects.filter(
+            subject=subject, category=merged.category, status=Alert.Status.RESOLVED
+        )
+        .order_by("-resolved_at")
+        .values_list("resolved_at", flat=True)
+        .first()
+    )
+    return last is None or max(starts) > last
 
 
 def evidence_of(reason: dict[str, Any]) -> set[str]:

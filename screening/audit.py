@@ -1,6 +1,8 @@
 """Write the audit trail."""
 
+import uuid
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -17,9 +19,17 @@ def record_audit(
     subject: Subject | None = None,
     changes: dict | None = None,
     reason: str = "",
+    site=None,
 ) -> AuditEvent:
-    """Record who did what to which object, and why. Call inside the changing transaction."""
+    """Record who did what to which object, and why. Call inside the changing transaction.
+
+    ``site``: the site a change concerns (defaults to the subject's), so a site's staff can read
+    changes of memberships and tiers next to their subjects' (``GET /subjects/{id}/audit/``).
+    """
+    if site is None and subject is not None:
+        site = subject.site_id
     return AuditEvent.objects.create(
+        site_id=getattr(site, "pk", site),
         action=action,
         object_type=obj._meta.label,
         object_id=str(obj.pk),
@@ -37,4 +47,6 @@ def audit_value(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "pk"):
         return str(value.pk)
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
     return value

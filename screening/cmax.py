@@ -21,6 +21,10 @@ was known). Its Cmax (highest sample) is current only if:
   come from a dose given under the current regimen, so a sample taken after the change of a dose
   given before it does not count (this is stricter than "sampled after the change" and implies it).
 Otherwise there is no current Cmax: an older occasion is never used instead.
+
+Peak window (issue 10, clinical-reference §4). With ``peak_window=(low, high)`` only samples taken
+``low <= hours_post_dose <= high`` hours after the dose count: any other level (a trough, say) is
+stored and shown but never used as the Cmax, nor does it make an occasion "latest".
 """
 
 from __future__ import annotations
@@ -137,15 +141,31 @@ def group_occasions(
     ]
 
 
+def is_peak(hours_post_dose: Decimal, peak_window: tuple[Decimal, Decimal] | None) -> bool:
+    """Tell whether a sample time after the dose lies in the peak window (edges included)."""
+    if peak_window is None:
+        return True
+    low, high = peak_window
+    return low <= hours_post_dose <= high
+
+
 def select_current_cmax(
     samples: Iterable[CmaxSample],
     *,
     now: datetime,
     recency_days: int,
     latest_dose_change_at: datetime | None,
+    peak_window: tuple[Decimal, Decimal] | None = None,
 ) -> CmaxSample | None:
-    """Return the highest sample of the latest occasion if it is current, else None."""
-    known = [sample for sample in samples if sample.sampled_at <= now]
+    """Return the highest sample of the latest occasion if it is current, else None.
+
+    Samples outside ``peak_window`` are ignored (module docstring).
+    """
+    known = [
+        sample
+        for sample in samples
+        if sample.sampled_at <= now and is_peak(sample.hours_post_dose, peak_window)
+    ]
     occasions = group_occasions(known)
     if not occasions:
         return None

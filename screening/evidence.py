@@ -21,7 +21,13 @@ Inputs (docs/clinical-reference.md §3), as of ``now``:
   treatment start);
 - the monitoring profile: the latest version for the regimen's drug, else the default drug's.
 
-``gather_inputs`` reads them in four queries; ``snapshot_inputs`` is the JSON stored on an alert.
+Issue 10: a response is read with its latest ``Amendment``'s answers and score (entered when
+amended); voided Cmax results are never read, and ``select_current_cmax`` drops samples outside
+the peak window; W1 reads the newest valid peak sample at any age, when the current run of doses
+above the weekly dose began, and the first regimen for renal impairment; PHQ-9/GAD-7 results carry
+the sum of their answered items (``answered_total``) for the incomplete-form lower bound.
+
+``gather_inputs`` reads them in five queries; ``snapshot_inputs`` is the JSON stored on an alert.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models.functions import Least
+from django.db.models import Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest, Least
 
-from questionnaires.scoring import PHQ9_ITEM9, Score
+from questionnaires.scoring import GAD7_SCORED, PHQ9_ITEM9, PHQ9_SCORED, Score
 from screening.cmax import CmaxSample, select_current_cmax
 from screening.models import (
+    Amendment,
     CmaxResult,
     MonitoringProfile,
     RegimenChange,
@@ -43,11 +51,13 @@ from screening.models import (
     Subject,
 )
 from screening.rules import (
+    GAD7,
     PHQ9,
     EvaluationInput,
     Regimen,
     ScreenResult,
     Thresholds,
+    WeeklyMonitoring,
     select_latest_screens,
 )
 from screening.services.profiles import DEFAULT_DRUG, current_profile, thresholds_for
@@ -78,6 +88,7 @@ class GatheredInputs:
     regimen: Regimen | None
     latest_dose_change_at: datetime | None
     entered_at: dict[str, datetime]  # evidence id -> when it entered the system
+    weekly: WeeklyMonitoring | None = None
     # Responses received since the subject was last evaluated (their outbox rows were pending),
     # whatever their completion time: the urgent rules judge each one on its own
     # (rules.urgent_findings).
@@ -87,7 +98,7 @@ class GatheredInputs:
 def gather_inputs(
     subject: Subject, *, now: datetime, new_response_ids: Iterable[str] = ()
 ) -> GatheredInputs:
-    """Read the subject's regimen, profile, recent responses and Cmax samples (four queries).
+    """Read the subject's regimen, profile, recent responses and Cmax samples (five queries).
 
     ``new_response_ids`` are the responses received since the last evaluation (one more query
     when there are any): they are read whatever their completion time, as ``new_screens``.
@@ -97,7 +108,11 @@ def gather_inputs(
             "effective_from", "created_at"
         )
     )
-    regimen = to_regimen(changes[-1]) if changes else None
+    regimen = (
+        to_regimen(changes[-1], renal_impairment=bool(subject.renal_impairment))
+        if changes
+        else None
+    )
     profile = current_profile(regimen.drug if regimen is not None else DEFAULT_DRUG)
     thresholds = thresholds_for(profile)
     entered_at: dict[str, datetime] = {}
@@ -108,11 +123,13 @@ def gather_inputs(
         .annotate(known_completed_at=Least("completed_at", "received_at"))
         .filter(known_completed_at__gte=screen_since, known_completed_at__lte=now)
         .only(*RESPONSE_FIELDS)
+        .annotate(**current_amendment())
     )
     screens = []
     for response in responses:
+        apply_amendment(response)
         screens.append(to_screen_result(response, completed_at=response.known_completed_at))
-        entered_at[str(response.pk)] = response.received_at
+        entered_at[str(response.pk)] = response.entered_at  # type: ignore[attr-defined]
     new_screens = []
     new_ids = [str(pk) for pk in new_response_ids]
     if new_ids:
@@ -120,14 +137,18 @@ def gather_inputs(
             Response.objects.filter(subject=subject, id__in=new_ids, received_at__lte=now)
             .annotate(known_completed_at=Least("completed_at", "received_at"))
             .only(*RESPONSE_FIELDS)
+            .annotate(**current_amendment())
         ):
+            apply_amendment(response)
             new_screens.append(to_screen_result(response, completed_at=response.known_completed_at))
-            entered_at[str(response.pk)] = response.received_at
+            entered_at[str(response.pk)] = response.entered_at  # type: ignore[attr-defined]
 
     cmax_since = now - timedelta(days=thresholds.cmax_recency_days) - CMAX_LOAD_MARGIN
     samples = []
     for row in (
-        CmaxResult.objects.filter(subject=subject, sampled_at__gte=cmax_since)
+        CmaxResult.objects.filter(
+            subject=subject, sampled_at__gte=cmax_since, voided_at__isnull=True
+        )
         .annotate(known_sampled_at=Least("sampled_at", "created_at"))
         .filter(known_sampled_at__gte=cmax_since, known_sampled_at__lte=now)
         .values("id", "value_ug_per_ml", "known_sampled_at", "hours_post_dose", "created_at")
@@ -142,6 +163,26 @@ def gather_inputs(
         )
         entered_at[str(row["id"])] = row["created_at"]
 
+    low, high = thresholds.peak_window
+    last_peak = (
+        CmaxResult.objects.filter(
+            subject=subject,
+            voided_at__isnull=True,
+            hours_post_dose__gte=low,
+            hours_post_dose__lte=high,
+        )
+        .annotate(known_sampled_at=Least("sampled_at", "created_at"))
+        .filter(known_sampled_at__lte=now)
+        .aggregate(last=Max("known_sampled_at"))["last"]
+    )
+    weekly = WeeklyMonitoring(
+        last_sampled_at=last_peak,
+        dose_since=dose_above_since(changes, thresholds.weekly_dose_mg),
+        renal_since=(changes[0].effective_from if changes else None)
+        if subject.renal_impairment
+        else None,
+    )
+
     return GatheredInputs(
         now=now,
         profile=profile,
@@ -151,6 +192,7 @@ def gather_inputs(
         regimen=regimen,
         latest_dose_change_at=latest_dose_change_at(changes),
         entered_at=entered_at,
+        weekly=weekly,
         new_screens=new_screens,
     )
 
@@ -159,7 +201,8 @@ def decision_input(inputs: GatheredInputs) -> EvaluationInput:
     """Select what the decision table reads from the gathered inputs (pure selection).
 
     The latest valid result per instrument in its window and the incomplete forms the rules
-    still read (``rules.select_latest_screens``), and the current Cmax (``cmax``).
+    still read (``rules.select_latest_screens``), the current Cmax (``cmax``, peak-window samples
+    only) and the weekly-monitoring facts.
     """
     selected = select_latest_screens(inputs.screens, now=inputs.now, thresholds=inputs.thresholds)
     cmax = select_current_cmax(
@@ -167,6 +210,7 @@ def decision_input(inputs: GatheredInputs) -> EvaluationInput:
         now=inputs.now,
         recency_days=inputs.thresholds.cmax_recency_days,
         latest_dose_change_at=inputs.latest_dose_change_at,
+        peak_window=inputs.thresholds.peak_window,
     )
     return EvaluationInput(
         now=inputs.now,
@@ -176,12 +220,56 @@ def decision_input(inputs: GatheredInputs) -> EvaluationInput:
         regimen=inputs.regimen,
         phq9_invalid=selected.phq9_invalid,
         neuro_incomplete=selected.neuro_incomplete,
+        incomplete_scores=selected.incomplete_scores,
+        weekly=inputs.weekly,
     )
 
 
-def to_regimen(change: RegimenChange) -> Regimen:
-    """Map a regimen change to the decision table's regimen."""
+def current_amendment() -> dict[str, Any]:
+    """Return annotations carrying a response's latest amendment (answers, score, validity, time).
+
+    One query with the responses: subqueries on the amendment index (response, created_at).
+    """
+    latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-created_at", "-id")
+    return {
+        "amended_answers": Subquery(latest.values("answers")[:1]),
+        "amended_score": Subquery(latest.values("score")[:1]),
+        "amended_valid": Subquery(latest.values("valid")[:1]),
+        "amended_at": Subquery(latest.values("created_at")[:1]),
+        "entered_at": Greatest(
+            "received_at", Coalesce(Subquery(latest.values("created_at")[:1]), "received_at")
+        ),
+    }
+
+
+def apply_amendment(response: Response) -> Response:
+    """Put an annotated response's current (amended) answers, score and validity in place.
+
+    The row is not saved: the original answers stay stored on the response.
+    """
+    if getattr(response, "amended_at", None) is not None:
+        # The amended_* attributes are annotations of current_amendment().
+        response.answers = response.amended_answers  # type: ignore[attr-defined]
+        response.score = response.amended_score  # type: ignore[attr-defined]
+        response.valid = bool(response.amended_valid)  # type: ignore[attr-defined]
+    return response
+
+
+def dose_above_since(changes: list[RegimenChange], dose_mg: int) -> datetime | None:
+    """Return when the current run of doses above ``dose_mg`` mg/day began (None: not above)."""
+    since = None
+    for change in changes:
+        if change.dose_mg_per_day > dose_mg:
+            since = since or change.effective_from
+        else:
+            since = None
+    return since
+
+
+def to_regimen(change: RegimenChange, *, renal_impairment: bool = False) -> Regimen:
+    """Map a regimen change (and the subject's renal impairment) to the decision table's regimen."""
     return Regimen(
+        renal_impairment=renal_impairment,
         drug=change.drug,
         dose_mg_per_day=change.dose_mg_per_day,
         pyridoxine_mg_per_day=change.pyridoxine_mg_per_day,
@@ -211,6 +299,7 @@ def to_screen_result(response: Response, *, completed_at: datetime | None = None
     if response.instrument_code == PHQ9 and isinstance(response.answers, dict):
         answer = response.answers.get(PHQ9_ITEM9)
         item9 = answer if isinstance(answer, int) and not isinstance(answer, bool) else None
+    answered_total, unanswered = answered_sum(response)
     return ScreenResult(
         response_id=str(response.pk),
         instrument=response.instrument_code,
@@ -222,8 +311,24 @@ def to_screen_result(response: Response, *, completed_at: datetime | None = None
         grade=score.grade,
         case=score.case,
         item9=item9,
+        answered_total=answered_total,
+        unanswered=unanswered,
         received_at=response.received_at,
     )
+
+
+def answered_sum(response: Response) -> tuple[int | None, int]:
+    """Return the sum of a PHQ-9/GAD-7's answered scored items (0-3) and how many are missing."""
+    items = {PHQ9: PHQ9_SCORED, GAD7: GAD7_SCORED}.get(response.instrument_code)
+    if items is None or not isinstance(response.answers, dict):
+        return None, 0
+    values = [response.answers.get(code) for code in items]
+    answered = [
+        value
+        for value in values
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3
+    ]
+    return sum(answered), len(items) - len(answered)
 
 
 def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -> dict[str, Any]:
@@ -259,6 +364,16 @@ def snapshot_inputs(inputs: GatheredInputs, evaluation_input: EvaluationInput) -
         "bpns": screen(evaluation_input.bpns),
         "phq9_invalid": screen(evaluation_input.phq9_invalid),
         "neuro_incomplete": screen(evaluation_input.neuro_incomplete),
+        "incomplete_scores": {
+            code: (screen(result) or {}) | {"total_at_least": result.answered_total}
+            for code, result in evaluation_input.incomplete_scores.items()
+        },
+        "weekly_monitoring": None
+        if evaluation_input.weekly is None
+        else {
+            name: at.isoformat() if at is not None else None
+            for name, at in vars(evaluation_input.weekly).items()
+        },
         "cmax": None
         if cmax is None
         else {

@@ -24,6 +24,16 @@ already shows what a clinician must see:
   read is the latest one in its window that is valid or has ``case`` True; an invalid BPNS with
   ``case`` None (unknown) is ignored, as if no examination had been done.
 
+- Issue 10: an invalid PHQ-9 or GAD-7 whose answered items already sum to the positive threshold
+  (``answered_total``) is a positive screen of at least that total, read as NEURO-SX's lower
+  bound: only the instrument's newest form in the window, and only if completed strictly after
+  the latest valid one (``newer_incomplete_score``); reasons say "at least N" and "incomplete".
+
+Issue 10 rules (docs/clinical-reference.md §3.3-§3.6): B1 (current Cmax below the floor of the
+target range, dose review, routine), W1 (weekly TDM overdue, TDM needed, routine, once per
+overdue period); the pyridoxine rule (50 mg per 250 mg, at least 100 mg/day) in neuropathy
+actions; actions per rule (``actions_for_rule``), so that every finding carries one.
+
 Windows. A result counts when ``now - window <= completed_at <= now`` (inclusive: exactly 14 days
 old counts). ``evaluate`` re-applies the windows to its input, so a stale result passed by mistake
 is ignored rather than alerted on.
@@ -75,6 +85,9 @@ RULES: dict[str, tuple[str, str]] = {
     "C1": (CLINICAL_REVIEW, ROUTINE),
     "R2": (DOSE_REVIEW, ROUTINE),
     "E1": (CLINICAL_REVIEW, ROUTINE),
+    # Issue 10 (docs/clinical-reference.md §3.3): below the target range; weekly TDM overdue.
+    "B1": (DOSE_REVIEW, ROUTINE),
+    "W1": (TDM_NEEDED, ROUTINE),
 }
 RULE_ORDER: dict[str, int] = {rule: index for index, rule in enumerate(RULES)}
 
@@ -103,6 +116,23 @@ class Thresholds:
     # Pyridoxine 200 mg/day: more neuropathy than 150 mg/day
     # (Court 2021, docs/clinical-reference.md §2).
     pyridoxine_flag_mg: int = 200
+    # --- issue 10 (docs/clinical-reference.md §3.3, §4) ---
+    # Peak window: hours after the dose a sample may be taken to count towards Cmax. The protocol
+    # samples at 2 h and a 6 h sample catches late absorbers (WHO 2014; Taiwan cohort, IJTLD
+    # 2014;18(5):601-606); the window is those two times with a 1 h tolerance each side, inclusive.
+    peak_window_min_hours: Decimal = Decimal("1")
+    peak_window_max_hours: Decimal = Decimal("7")
+    peak_window_source: str = "2 h and 6 h samples ± 1 h (WHO 2014; IJTLD 2014)"
+    # B1: current Cmax strictly below the floor of the 20-35 µg/mL target range (WHO 2014).
+    cmax_floor: Decimal = Decimal("20")
+    cmax_floor_source: str = "WHO 2014"
+    # W1: monitor at least weekly with renal impairment, a dose > 500 mg/day or signs of
+    # neurotoxicity (label and compendium, seed 001).
+    weekly_monitoring_days: int = 7
+    weekly_dose_mg: int = 500
+    # Pyridoxine: 50 mg per 250 mg of cycloserine, at least 100 mg/day for adults (WHO 2014).
+    pyridoxine_mg_per_250mg: int = 50
+    pyridoxine_adult_min_mg: int = 100
     # Recommended actions (docs/clinical-reference.md §3).
     discontinuation_actions: tuple[str, ...] = (
         "Assess suicide risk and psychiatric state the same day.",
@@ -119,6 +149,33 @@ class Thresholds:
     neuropathy_actions: tuple[str, ...] = (
         "Review the pyridoxine dose and isoniazid/ethionamide co-medication.",
     )
+    # D1 on an unanswered item 9 alone: ask, never suspend on a blank (clinical-reference §4.2).
+    item9_unanswered_actions: tuple[str, ...] = (
+        "Contact the subject the same day and ask directly about thoughts of self-harm.",
+    )
+    # C1 (a positive screen, Cmax at or below the ceiling): every finding carries an action.
+    clinical_review_actions: tuple[str, ...] = (
+        "Review the positive screen clinically (psychiatric or neurological assessment).",
+    )
+    # B1 (docs/clinical-reference.md §3.3, §4).
+    below_floor_actions: tuple[str, ...] = (
+        "Confirm the sample timing (hours after the dose) and adherence.",
+        "Repeat TDM with a 6 h sample as well (late absorption is common).",
+        "Review the cycloserine dose for efficacy.",
+    )
+    # W1 (docs/clinical-reference.md §3.3, §4).
+    weekly_tdm_actions: tuple[str, ...] = (
+        "Request TDM now: weekly monitoring is due (sample 2 h post-dose, and 6 h if possible).",
+    )
+    pyridoxine_low_action: str = (
+        "Pyridoxine is {dose_mg} mg/day, below {required_mg} mg/day (50 mg per 250 mg of "
+        "cycloserine, at least 100 mg/day for adults, WHO 2014): review the pyridoxine dose."
+    )
+    # An open alert whose evidence was withdrawn and whose category no longer fires.
+    evidence_withdrawn_action: str = (
+        "The evidence of this alert was withdrawn (a Cmax result voided or corrected): review "
+        "the alert and resolve it."
+    )
     bpns_exam_action: str = (
         "Perform the BPNS examination (vibration sense and ankle reflexes): none in the last "
         "{days} days."
@@ -134,8 +191,20 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         # A profile loaded from JSON may carry the ceiling as a string or a number.
-        if not isinstance(self.cmax_ceiling, Decimal):
-            object.__setattr__(self, "cmax_ceiling", Decimal(str(self.cmax_ceiling)))
+        for name in (
+            "cmax_ceiling",
+            "cmax_floor",
+            "peak_window_min_hours",
+            "peak_window_max_hours",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal):
+                object.__setattr__(self, name, Decimal(str(value)))
+
+    @property
+    def peak_window(self) -> tuple[Decimal, Decimal]:
+        """Return the peak window (min, max hours after the dose), both edges included."""
+        return (self.peak_window_min_hours, self.peak_window_max_hours)
 
 
 @dataclass(frozen=True)
@@ -156,6 +225,9 @@ class ScreenResult:
     grade: int | None = None
     case: bool | None = None
     item9: int | None = None
+    # PHQ-9/GAD-7: the sum of the answered scored items, and how many are unanswered (issue 10).
+    answered_total: int | None = None
+    unanswered: int = 0
     received_at: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -173,6 +245,22 @@ class Regimen:
     isoniazid: bool
     ethionamide: bool
     alcohol_use: bool
+    renal_impairment: bool = False
+
+
+@dataclass(frozen=True)
+class WeeklyMonitoring:
+    """What W1 reads besides the screens (issue 10), gathered by ``screening.evidence``.
+
+    ``last_sampled_at``: the newest valid peak-window sample at or before ``now`` (any age; None
+    if none); ``dose_since``: when the current run of doses above ``weekly_dose_mg`` began (None
+    if the dose is not above it); ``renal_since``: from when renal impairment counts (the
+    treatment start; None without renal impairment).
+    """
+
+    last_sampled_at: datetime | None
+    dose_since: datetime | None = None
+    renal_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +283,10 @@ class EvaluationInput:
     regimen: Regimen | None
     phq9_invalid: ScreenResult | None = None
     neuro_incomplete: ScreenResult | None = None
+    # Issue 10: newer incomplete PHQ-9/GAD-7 forms whose answered items reach the positive
+    # threshold (``select_latest_screens``), and the weekly-monitoring facts for W1.
+    incomplete_scores: dict[str, ScreenResult] = field(default_factory=dict)
+    weekly: WeeklyMonitoring | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +297,7 @@ class SelectedScreens:
     bpns: ScreenResult | None
     phq9_invalid: ScreenResult | None
     neuro_incomplete: ScreenResult | None = None
+    incomplete_scores: dict[str, ScreenResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -317,9 +410,60 @@ def select_latest_screens(
         and is_within(r.completed_at, now=now, days=thresholds.lookback_days)
     )
     phq9_invalid = newest_phq9 if newest_phq9 is not None and not newest_phq9.valid else None
+    incomplete_scores = {}
+    for instrument in (PHQ9, GAD7):
+        chosen = newer_incomplete_score(
+            (
+                r
+                for r in results
+                if r.instrument == instrument
+                and is_within(r.completed_at, now=now, days=thresholds.lookback_days)
+            ),
+            valid=latest.get(instrument),
+            thresholds=thresholds,
+        )
+        if chosen is not None:
+            incomplete_scores[instrument] = chosen
     return SelectedScreens(
-        latest=latest, bpns=bpns, phq9_invalid=phq9_invalid, neuro_incomplete=neuro_incomplete
+        latest=latest,
+        bpns=bpns,
+        phq9_invalid=phq9_invalid,
+        neuro_incomplete=neuro_incomplete,
+        incomplete_scores=incomplete_scores,
     )
+
+
+def positive_threshold(instrument: str, thresholds: Thresholds) -> int | None:
+    """Return the positive-screen total of PHQ-9 or GAD-7 (None for other instruments)."""
+    return {PHQ9: thresholds.phq9_positive, GAD7: thresholds.gad7_positive}.get(instrument)
+
+
+def is_incomplete_positive(result: ScreenResult, thresholds: Thresholds) -> bool:
+    """Tell whether an invalid PHQ-9/GAD-7 already reaches the positive total (a lower bound)."""
+    threshold = positive_threshold(result.instrument, thresholds)
+    return (
+        threshold is not None
+        and not result.valid
+        and result.answered_total is not None
+        and result.answered_total >= threshold
+    )
+
+
+def newer_incomplete_score(
+    results: Iterable[ScreenResult], *, valid: ScreenResult | None, thresholds: Thresholds
+) -> ScreenResult | None:
+    """Return the newest form if it is an incomplete positive completed after ``valid``.
+
+    Issue 10: an invalid PHQ-9/GAD-7 whose answered items already sum to the positive threshold
+    is a positive screen of at least that total, unless a valid form is as new (it supersedes it,
+    as for NEURO-SX). Only the newest form of the instrument is considered.
+    """
+    newest = pick_latest(results)
+    if newest is None or not is_incomplete_positive(newest, thresholds):
+        return None
+    if valid is not None and newest.completed_at <= valid.completed_at:
+        return None
+    return newest
 
 
 def newer_incomplete_neuro(
@@ -387,12 +531,52 @@ def check_item9(result: ScreenResult) -> Reason | None:
     return None
 
 
+def describe_incomplete_score(result: ScreenResult, threshold: int, screen: str) -> Reason:
+    """Return the positive-screen reason of an incomplete PHQ-9/GAD-7 (a lower bound)."""
+    text = (
+        f"{result.instrument} incomplete ({result.unanswered} item(s) unanswered): total at least "
+        f"{result.answered_total} from the answered items (≥ {threshold}): positive {screen} screen"
+    )
+    inputs = describe_response(result) | {
+        "total_at_least": result.answered_total,
+        "total_is_lower_bound": True,
+        "unanswered": result.unanswered,
+        "threshold": threshold,
+    }
+    return Reason("", text, inputs)
+
+
 def find_positive_screens(
-    latest: dict[str, ScreenResult], bpns: ScreenResult | None, thresholds: Thresholds
+    latest: dict[str, ScreenResult],
+    bpns: ScreenResult | None,
+    thresholds: Thresholds,
+    incomplete: dict[str, ScreenResult] | None = None,
 ) -> list[tuple[Reason, bool]]:
-    """Return a reason per positive screen, each with whether it is a neuropathy screen."""
+    """Return a reason per positive screen, each with whether it is a neuropathy screen.
+
+    ``incomplete``: newer incomplete PHQ-9/GAD-7 forms that already reach the threshold; each
+    stands for its instrument's screen (``newer_incomplete_score``).
+    """
     found: list[tuple[Reason, bool]] = []
+    incomplete = incomplete or {}
     phq9, gad7, neuro = latest.get(PHQ9), latest.get(GAD7), latest.get(NEURO_SX)
+    # Issue 10: an incomplete PHQ-9/GAD-7 at least at the threshold is a positive screen.
+    if PHQ9 in incomplete:
+        found.append(
+            (
+                describe_incomplete_score(incomplete[PHQ9], thresholds.phq9_positive, "depression"),
+                False,
+            )
+        )
+        phq9 = None
+    if GAD7 in incomplete:
+        found.append(
+            (
+                describe_incomplete_score(incomplete[GAD7], thresholds.gad7_positive, "anxiety"),
+                False,
+            )
+        )
+        gad7 = None
     # Positive screen: PHQ-9 >= 10 (docs/clinical-reference.md §1, §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= thresholds.phq9_positive:
         text = (
@@ -481,9 +665,25 @@ def list_neuropathy_actions(inp: EvaluationInput, bpns_recent: bool, t: Threshol
         actions.append(
             t.pyridoxine_flag_action.format(dose_mg=pyridoxine, flag_mg=t.pyridoxine_flag_mg)
         )
+    # Pyridoxine below 50 mg per 250 mg of cycloserine, or below 100 mg/day (WHO 2014; issue 10)
+    required = required_pyridoxine_mg(inp.regimen, t)
+    if required is not None and pyridoxine is not None and pyridoxine < required:
+        actions.append(t.pyridoxine_low_action.format(dose_mg=pyridoxine, required_mg=required))
     if not bpns_recent:
         actions.append(t.bpns_exam_action.format(days=t.bpns_window_days))
     return actions
+
+
+def required_pyridoxine_mg(regimen: Regimen | None, t: Thresholds) -> int | None:
+    """Return the least pyridoxine mg/day for the regimen: 50 mg per 250 mg, at least 100 mg.
+
+    WHO 2014 (docs/clinical-reference.md §2.6, §4.6); the subjects are taken to be adults (the
+    adult minimum always applies). Rounded up to the whole mg.
+    """
+    if regimen is None or regimen.dose_mg_per_day <= 0:
+        return None
+    per_dose = -(-regimen.dose_mg_per_day * t.pyridoxine_mg_per_250mg // 250)
+    return max(per_dose, t.pyridoxine_adult_min_mg)
 
 
 def collect_ids(reasons: Iterable[Reason], key: str) -> tuple[str, ...]:
@@ -549,11 +749,25 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     if d1_reasons:
         fired["D1"] = (d1_reasons, False)
 
+    incomplete_scores = {
+        code: form
+        for code, form in inp.incomplete_scores.items()
+        if code in (PHQ9, GAD7)
+        and form.instrument == code
+        and is_within(form.completed_at, now=inp.now, days=t.lookback_days)
+        and newer_incomplete_score([form], valid=latest.get(code), thresholds=t) is not None
+    }
     # D2: PHQ-9 total >= 20 -> urgent (docs/clinical-reference.md §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= t.phq9_severe:
         text = f"PHQ-9 total {phq9.total} (≥ {t.phq9_severe}): severe depressive symptoms"
         inputs = describe_response(phq9) | {"total": phq9.total, "threshold": t.phq9_severe}
         fired["D2"] = ([Reason("D2", text, inputs)], False)
+    # D2 on an incomplete PHQ-9 whose answered items already reach 20 (issue 10: a lower bound)
+    phq9_bound = incomplete_scores.get(PHQ9)
+    if phq9_bound is not None and (phq9_bound.answered_total or 0) >= t.phq9_severe:
+        reason = describe_incomplete_score(phq9_bound, t.phq9_severe, "depression")
+        text = reason.text.replace("positive depression screen", "severe depressive symptoms")
+        fired.setdefault("D2", ([], False))[0].append(Reason("D2", text, reason.inputs))
 
     cmax = inp.cmax
     # Above the ceiling: current Cmax strictly > ceiling; 35.0 is not above
@@ -581,11 +795,17 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
                     "threshold": t.d3_score,
                 }
                 d3_reasons.append(Reason("D3", text, inputs))
+        # ... or an incomplete one whose answered items already reach 15 (issue 10)
+        for bound in incomplete_scores.values():
+            if (bound.answered_total or 0) >= t.d3_score:
+                reason = describe_incomplete_score(bound, t.d3_score, "")
+                text = reason.text.split(" (≥ ")[0] + f" (≥ {t.d3_score})"
+                d3_reasons.append(Reason("D3", text, reason.inputs))
         if d3_reasons:
             fired["D3"] = ([*d3_reasons, with_rule(cmax_reason, "D3")], False)
 
     screens = latest if neuro is None else {**latest, NEURO_SX: neuro}
-    positives = find_positive_screens(screens, bpns, t)
+    positives = find_positive_screens(screens, bpns, t, incomplete_scores)
     positive = bool(positives)
     neuropathy_positive = any(is_neuro for _, is_neuro in positives)
 
@@ -631,6 +851,26 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
             "bpns_window_days": t.bpns_window_days,
         }
         fired["E1"] = ([Reason("E1", text, inputs)], True)
+
+    # B1: current Cmax strictly below the floor (20 µg/mL, WHO 2014) -> dose review, routine
+    # (docs/clinical-reference.md §3.3, §4); exactly 20.0 is in range.
+    if cmax is not None and cmax.value_ug_per_ml < t.cmax_floor:
+        text = (
+            f"Current Cmax {cmax.value_ug_per_ml} µg/mL (< {t.cmax_floor} µg/mL): below the "
+            f"target range ({t.cmax_floor_source})"
+        )
+        inputs = describe_cmax(cmax, t) | {
+            "floor_ug_per_ml": str(t.cmax_floor),
+            "floor_source": t.cmax_floor_source,
+            "below_floor": True,
+        }
+        fired["B1"] = ([Reason("B1", text, inputs)], False)
+
+    # W1: weekly monitoring due, no peak sample in the last 7 days (clinical-reference §3.3, §4.5)
+    # T1 (no current Cmax with a positive screen) already asks for TDM, at a higher severity.
+    weekly = check_weekly_monitoring(inp, positives, t) if "T1" not in fired else None
+    if weekly is not None:
+        fired["W1"] = ([weekly], False)
 
     return build_findings(fired, inp, t, bpns_recent=bpns is not None)
 
@@ -711,7 +951,7 @@ def build_findings(
     findings = []
     for rule, (reasons, neuropathy) in fired.items():
         category, severity = RULES[rule]
-        actions = list(actions_for_category(category, t))
+        actions = list(actions_for_rule(rule, reasons, t))
         if neuropathy:
             actions.extend(list_neuropathy_actions(inp, bpns_recent=bpns_recent, t=t))
         if interactions:
@@ -732,6 +972,93 @@ def build_findings(
         findings,
         key=lambda f: (-CATEGORY_RANK[f.category], -SEVERITY_RANK[f.severity], RULE_ORDER[f.rule]),
     )
+
+
+def check_weekly_monitoring(
+    inp: EvaluationInput, positives: list[tuple[Reason, bool]], t: Thresholds
+) -> Reason | None:
+    """Return the W1 reason when weekly monitoring is due and no peak sample is recent enough.
+
+    Triggers (label and compendium, seed 001): renal impairment, a dose above
+    ``weekly_dose_mg`` mg/day, signs of neurotoxicity (a positive screen in the look-back window).
+    Overdue: no peak-window sample in the last ``weekly_monitoring_days`` days (a sample exactly
+    7 days old is in time). ``overdue_since`` starts the overdue period: the later of the last
+    sample + the interval and the earliest active trigger's start. It stays the same until a new
+    sample is taken, so a resolved W1 alert opens again only in a new period
+    (``notifications.evaluation``).
+    """
+    regimen = inp.regimen
+    weekly = inp.weekly or WeeklyMonitoring(last_sampled_at=None)
+    triggers: dict[str, datetime | None] = {}
+    if regimen is not None and regimen.renal_impairment:
+        triggers["renal_impairment"] = weekly.renal_since
+    if regimen is not None and regimen.dose_mg_per_day > t.weekly_dose_mg:
+        triggers["dose_above_500_mg"] = weekly.dose_since
+    if positives:
+        starts = [
+            datetime.fromisoformat(reason.inputs["completed_at"])
+            for reason, _ in positives
+            if reason.inputs.get("completed_at")
+        ]
+        triggers["neurotoxicity_screen"] = min(starts) if starts else None
+    if not triggers:
+        return None
+    interval = timedelta(days=t.weekly_monitoring_days)
+    # The current Cmax is a peak sample too (a caller may pass no weekly facts).
+    known = [
+        at
+        for at in (weekly.last_sampled_at, inp.cmax.sampled_at if inp.cmax else None)
+        if at is not None and at <= inp.now
+    ]
+    last = max(known, default=None)
+    if last is not None and inp.now - last <= interval:
+        return None
+    known_starts = [start for start in triggers.values() if start is not None]
+    candidates = [min(known_starts)] if known_starts else []
+    if last is not None:
+        candidates.append(last + interval)
+    overdue_since = max(candidates) if candidates else None
+    names = {
+        "renal_impairment": "renal impairment",
+        "dose_above_500_mg": f"dose {regimen.dose_mg_per_day if regimen else '?'} mg/day "
+        f"(> {t.weekly_dose_mg})",
+        "neurotoxicity_screen": "a positive neurotoxicity screen",
+    }
+    last_text = f"the last on {last.date().isoformat()}" if last is not None else "none on record"
+    text = (
+        f"TDM overdue: weekly monitoring is due ({', '.join(names[k] for k in triggers)}) and no "
+        f"peak sample in the last {t.weekly_monitoring_days} days ({last_text})"
+    )
+    return Reason(
+        "W1",
+        text,
+        {
+            "triggers": list(triggers),
+            "last_sampled_at": last.isoformat() if last is not None else None,
+            "interval_days": t.weekly_monitoring_days,
+            "overdue_since": overdue_since.isoformat() if overdue_since is not None else None,
+        },
+    )
+
+
+def actions_for_rule(rule: str, reasons: Iterable[Reason], t: Thresholds) -> tuple[str, ...]:
+    """Return the profile's actions for one rule (issue 10: actions fit the finding).
+
+    D1 on an unanswered item 9 alone asks to contact the subject and ask directly the same day;
+    suspension (``discontinuation_actions``) is for an answered item 9, D2 and D3. B1, W1 and C1
+    carry their own actions; the others their category's.
+    """
+    if rule == "D1":
+        flags = {reason.inputs.get("flag") for reason in reasons}
+        if ITEM9_POSITIVE not in flags:
+            return t.item9_unanswered_actions
+    if rule == "B1":
+        return t.below_floor_actions
+    if rule == "W1":
+        return t.weekly_tdm_actions
+    if rule == "C1":
+        return t.clinical_review_actions
+    return actions_for_category(RULES[rule][0], t)
 
 
 def with_rule(reason: Reason, rule: str) -> Reason:

@@ -4,4 +4,4 @@ Django's autodiscovery imports this package; importing the modules registers the
 Writes of clinical data go through the same services as the API, so they are audited.
 """
 
-from . import records, schedules, sites, subjects, tdm  # noqa: F401 - registers the admins
+from . import audited, records, schedules, sites, subjects, tdm  # noqa: F401 - registers admins

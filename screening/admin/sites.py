@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from screening.admin.audited import AuditedAdminMixin
 from screening.admin.base import TimezoneFormMixin
 from screening.models import (
     Site,
@@ -26,7 +27,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = SiteForm
     list_display = ["code", "name", "timezone"]
     search_fields = ["code", "name"]
@@ -34,14 +35,14 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(admin.ModelAdmin):
+class SiteMembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "site", "role", "escalation_tier"]
     list_filter = ["site", "role"]
     autocomplete_fields = ["user", "site"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "public_id", "phone"]
     readonly_fields = ["public_id"]
     search_fields = ["user__username"]

@@ -181,7 +181,11 @@ class SiteDetailView(APIView):
             data.save()
             if changes:
                 record_audit(
-                    action=AuditEvent.Action.UPDATE, obj=site, actor=request.user, changes=changes
+                    action=AuditEvent.Action.UPDATE,
+                    obj=site,
+                    actor=request.user,
+                    changes=changes,
+                    site=site,
                 )
         return Response(SiteSerializer(site).data)
 
@@ -233,6 +237,7 @@ class SiteMembersView(APIView):
                     action=AuditEvent.Action.CREATE,
                     obj=membership,
                     actor=request.user,
+                    site=site,
                     changes={
                         "user": str(values["user"]),
                         "site": site.code,

@@ -95,6 +95,36 @@ class ProfileInputSerializer(serializers.Serializer):
     bpns_window_days = bounded(1, 365, "Recency of a BPNS examination (default 28).")
     cmax_recency_days = bounded(1, 365, "Recency of a current Cmax (default 28).")
     pyridoxine_flag_mg = bounded(1, 2000, "Pyridoxine mg/day flagged (default 200).")
+    peak_window_min_hours = serializers.DecimalField(
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("24"),
+        help_text="Earliest hours after the dose of a peak sample, inclusive (default 1).",
+    )
+    peak_window_max_hours = serializers.DecimalField(
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("24"),
+        help_text="Latest hours after the dose of a peak sample, inclusive (default 7).",
+    )
+    peak_window_source = serializers.CharField(required=False, max_length=100)
+    cmax_floor = serializers.DecimalField(
+        required=False,
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("500"),
+        help_text="µg/mL; a Cmax strictly below it is below the target range (default 20).",
+    )
+    cmax_floor_source = serializers.CharField(required=False, max_length=32)
+    weekly_monitoring_days = bounded(1, 90, "W1: TDM interval with weekly monitoring (default 7).")
+    weekly_dose_mg = bounded(1, 3000, "W1: mg/day above which monitoring is weekly (default 500).")
+    pyridoxine_mg_per_250mg = bounded(1, 500, "Pyridoxine mg per 250 mg cycloserine (default 50).")
+    pyridoxine_adult_min_mg = bounded(1, 2000, "Least pyridoxine mg/day for adults (default 100).")
     escalation_minutes = bounded(
         1, 10080, "Minutes before an unacknowledged urgent alert escalates (default 30)."
     )
@@ -104,9 +134,11 @@ class ProfileInputSerializer(serializers.Serializer):
     recommended_actions = serializers.JSONField(
         required=False,
         help_text="Overrides of the action texts: lists (discontinuation_actions, "
-        "dose_review_actions, tdm_actions, neuropathy_actions) or templates "
-        "(bpns_exam_action, pyridoxine_flag_action, interaction_action, ethionamide_note, "
-        "isoniazid_note, alcohol_note).",
+        "dose_review_actions, tdm_actions, neuropathy_actions, item9_unanswered_actions, "
+        "clinical_review_actions, below_floor_actions, weekly_tdm_actions) or templates "
+        "(bpns_exam_action, pyridoxine_flag_action, pyridoxine_low_action, "
+        "evidence_withdrawn_action, interaction_action, ethionamide_note, isoniazid_note, "
+        "alcohol_note).",
     )
 
     def validate_recommended_actions(self, value):
@@ -119,6 +151,11 @@ class ProfileInputSerializer(serializers.Serializer):
         source = attrs.get("cmax_ceiling_source")
         if source is not None and "cmax_ceiling" not in attrs:
             attrs["cmax_ceiling"] = CEILING_OF_SOURCE[source]
+        low, high = attrs.get("peak_window_min_hours"), attrs.get("peak_window_max_hours")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError(
+                {"peak_window_max_hours": ["Must not be below peak_window_min_hours."]}
+            )
         return attrs
 
 

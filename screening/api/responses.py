@@ -1,14 +1,17 @@
-"""Staff entry and listing of a subject's responses (paper forms, interviews, examinations)."""
+"""Staff entry and listing of a subject's responses (paper forms, interviews, examinations), and
+their amendments (`POST/GET /api/v1/responses/{id}/amendments/`, issue 10)."""
 
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response as ApiResponse
 
 from config.api import ApiError, Pagination
+from screening.services.amendments import amend_response
 from screening.services.submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
-from ..models import Response
+from ..models import Amendment, Response
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 
@@ -24,7 +27,38 @@ class ScoreSerializer(serializers.Serializer):
     invalid_reason = serializers.CharField(allow_null=True)
 
 
+class AmendmentSerializer(serializers.ModelSerializer):
+    response = serializers.UUIDField(source="response_id", read_only=True)
+    score = ScoreSerializer()
+    previous_score = ScoreSerializer()
+    amended_by = serializers.UUIDField(
+        source="amended_by.staff_profile.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The public id of the staff user who amended it.",
+    )
+
+    class Meta:
+        model = Amendment
+        fields = [
+            "id",
+            "response",
+            "answers",
+            "score",
+            "valid",
+            "previous_answers",
+            "previous_score",
+            "reason",
+            "amended_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
 class ResponseSerializer(serializers.ModelSerializer):
+    """A response as received (``answers``, ``score``, ``valid``: never changed) and as it
+    stands (``current_*``: the latest amendment's, or the original's), with its amendments."""
+
     instrument = serializers.CharField(source="instrument_code")
     version = serializers.IntegerField(source="instrument_version.version")
     answers = serializers.JSONField()
@@ -53,7 +87,47 @@ class ResponseSerializer(serializers.ModelSerializer):
             "score",
             "assessment",
             "entered_by",
+            "current_answers",
+            "current_score",
+            "current_valid",
+            "amendments",
         ]
+
+    def latest_amendment(self, obj):
+        amendments = list(obj.amendments.all())  # prefetched, oldest first
+        return amendments[-1] if amendments else None
+
+    @extend_schema_field(serializers.JSONField())
+    def get_current_answers(self, obj):
+        latest = self.latest_amendment(obj)
+        return latest.answers if latest is not None else obj.answers
+
+    @extend_schema_field(ScoreSerializer())
+    def get_current_score(self, obj):
+        latest = self.latest_amendment(obj)
+        return ScoreSerializer(latest.score if latest is not None else obj.score).data
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_current_valid(self, obj) -> bool:
+        latest = self.latest_amendment(obj)
+        return latest.valid if latest is not None else obj.valid
+
+    current_answers = serializers.SerializerMethodField()
+    current_score = serializers.SerializerMethodField()
+    current_valid = serializers.SerializerMethodField()
+    amendments = AmendmentSerializer(many=True, read_only=True)
+
+
+def with_amendments(queryset):
+    """Prefetch each response's amendments (oldest first) with their authors (one query)."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "amendments",
+            queryset=Amendment.objects.select_related("amended_by__staff_profile").order_by(
+                "created_at", "id"
+            ),
+        )
+    )
 
 
 class StaffEntrySerializer(serializers.Serializer):
@@ -78,8 +152,10 @@ class SubjectResponsesView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Response.objects.none()
-        return Response.objects.filter(subject=self.get_subject()).select_related(
-            "instrument_version", "entered_by__staff_profile"
+        return with_amendments(
+            Response.objects.filter(subject=self.get_subject()).select_related(
+                "instrument_version", "entered_by__staff_profile"
+            )
         )
 
     @extend_schema(
@@ -118,4 +194,81 @@ class SubjectResponsesView(generics.ListAPIView):
             )
         except SubmissionRejected as rejected:
             raise ApiError(400, rejected.code, rejected.message, rejected.fields) from None
+        return ApiResponse(ResponseSerializer(response).data, status=status.HTTP_201_CREATED)
+
+
+class AmendmentInputSerializer(serializers.Serializer):
+    answers = serializers.JSONField(
+        help_text="The changed items only: item code -> new value (null makes it unanswered)."
+    )
+    reason = serializers.CharField(max_length=2000, help_text="Why the answers are amended.")
+
+
+class ResponseAmendmentsView(generics.GenericAPIView):
+    """Amend a response, or list its amendments (staff of the subject's site, or an admin)."""
+
+    permission_classes = [IsStaffUser]
+    serializer_class = AmendmentSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_response(self) -> Response:
+        response = (
+            Response.objects.filter(
+                pk=self.kwargs["response_id"],
+                subject__in=visible_subjects(self.request.user),
+            )
+            .select_related("subject", "instrument_version")
+            .first()
+        )
+        if response is None:
+            raise ApiError(404, "not_found", "No such response.")
+        return response
+
+    @extend_schema(
+        tags=["responses"],
+        summary="List a response's amendments, oldest first",
+        responses={200: AmendmentSerializer(many=True)},
+    )
+    def get(self, request, response_id):
+        response = self.get_response()
+        amendments = response.amendments.select_related("amended_by__staff_profile").order_by(
+            "created_at", "id"
+        )
+        return ApiResponse(AmendmentSerializer(amendments, many=True).data)
+
+    @extend_schema(
+        tags=["responses"],
+        summary="Amend a response's answers (reason required); re-scored and re-evaluated",
+        description=(
+            "The response as received stays unchanged and readable; the amendment holds the "
+            "full current answers (the previous ones with the given items changed), scored "
+            "afresh under the response's instrument version. The subject is re-evaluated, and "
+            "an open alert whose evidence was amended says so."
+        ),
+        request=AmendmentInputSerializer,
+        responses={
+            201: ResponseSerializer,
+            400: OpenApiResponse(description="No reason, or invalid answers."),
+            404: OpenApiResponse(description="No such response, or not of your sites."),
+        },
+    )
+    def post(self, request, response_id):
+        response = self.get_response()
+        data = AmendmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            amend_response(
+                response=response,
+                changes=data.validated_data["answers"],
+                reason=data.validated_data["reason"],
+                amended_by=request.user,
+            )
+        except SubmissionRejected as rejected:
+            raise ApiError(400, rejected.code, rejected.message, rejected.fields) from None
+        response = (
+            with_amendments(Response.objects.filter(pk=response.pk))
+            .select_related("instrument_version", "entered_by__staff_profile")
+            .get()
+        )
         return ApiResponse(ResponseSerializer(response).data, status=status.HTTP_201_CREATED)

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from . import admin_api, schedules, subjects
+from . import admin_api, audit, schedules, subjects
 from .activation import ActivationCodeView, RevokeTokensView
 from .auth import ObtainTokenView, RevokeTokenView
-from .cmax import SubjectCmaxResultsView
+from .cmax import CmaxResultCorrectView, CmaxResultVoidView, SubjectCmaxResultsView
 from .phone import ActivateView, LogoutView, MeView, MyAssessmentsView, SubmitResponseView
 from .profiles import MonitoringProfileDetailView, MonitoringProfileListView
-from .responses import SubjectResponsesView
+from .responses import ResponseAmendmentsView, SubjectResponsesView
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
@@ -73,6 +73,25 @@ urlpatterns = [
         SubjectCmaxResultsView.as_view(),
         name="subject-cmax-results",
     ),
+    path(
+        "subjects/<uuid:subject_id>/cmax-results/<uuid:result_id>/void/",
+        CmaxResultVoidView.as_view(),
+        name="subject-cmax-result-void",
+    ),
+    path(
+        "subjects/<uuid:subject_id>/cmax-results/<uuid:result_id>/correct/",
+        CmaxResultCorrectView.as_view(),
+        name="subject-cmax-result-correct",
+    ),
+    path(
+        "responses/<uuid:response_id>/amendments/",
+        ResponseAmendmentsView.as_view(),
+        name="response-amendments",
+    ),
+    path(
+        "subjects/<uuid:subject_id>/audit/", audit.SubjectAuditView.as_view(), name="subject-audit"
+    ),
+    path("audit/", audit.AuditListView.as_view(), name="audit"),
     path("monitoring-profiles/", MonitoringProfileListView.as_view(), name="monitoring-profiles"),
     path(
         "monitoring-profiles/<uuid:profile_id>/",

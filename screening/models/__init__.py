@@ -7,7 +7,7 @@ One module per part of the domain; everything is re-exported here so other code 
 from .access import AccessToken, ActivationCode
 from .audit import AuditEvent
 from .outbox import EvaluationRequest
-from .responses import Response
+from .responses import Amendment, Response
 from .schedules import Assessment, Schedule, ScheduleEntry
 from .staff import StaffProfile
 from .subjects import RegimenChange, Site, SiteMembership, Subject
@@ -15,6 +15,7 @@ from .tdm import CmaxResult, MonitoringProfile
 
 __all__ = [
     "AccessToken",
+    "Amendment",
     "ActivationCode",
     "Assessment",
     "AuditEvent",

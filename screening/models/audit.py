@@ -16,6 +16,9 @@ class AuditEvent(models.Model):
         RESOLVE = "resolve"
         WITHDRAW = "withdraw"
         ESCALATE = "escalate"
+        AMEND = "amend"
+        VOID = "void"
+        CORRECT = "correct"
         EXPORT = "export"
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -36,11 +39,20 @@ class AuditEvent(models.Model):
         related_name="audit_events",
         help_text="The subject the change concerns, if any.",
     )
+    site = models.ForeignKey(
+        "screening.Site",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The site a change concerns (memberships, tiers), or the subject's site.",
+    )
     changes = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-at"]
+        indexes = [models.Index(fields=["subject", "at"]), models.Index(fields=["site", "at"])]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_id}"

@@ -14,6 +14,7 @@ class EvaluationRequest(models.Model):
         PROFILE = "profile"
         PERIODIC = "periodic"
         MANUAL = "manual"
+        AMENDMENT = "amendment"
 
     id = models.BigAutoField(primary_key=True)
     subject = models.ForeignKey(

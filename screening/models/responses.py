@@ -72,3 +72,28 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_code} response {self.id}"
+
+
+class Amendment(models.Model):
+    """A correction of a response's answers, with who, when and why. The response is not edited:
+    the latest amendment holds its current answers, re-scored (issue 10)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="amendments")
+    answers = models.JSONField(help_text="The full current answers after this amendment.")
+    score = models.JSONField()
+    valid = models.BooleanField()
+    previous_answers = models.JSONField()
+    previous_score = models.JSONField()
+    reason = models.TextField()
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["response", "created_at"]
+        indexes = [models.Index(fields=["response", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"amendment {self.id} of response {self.response_id}"

@@ -32,12 +32,29 @@ class CmaxResult(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Voiding (issue 10): a voided result is kept, shown, and never used again.
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+    corrects = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrected_by",
+        help_text="The voided result this one corrects (same lab reference).",
+    )
 
     class Meta:
         ordering = ["-sampled_at"]
         constraints = [
+            # One valid result per lab reference; a correction reuses the voided one's.
             models.UniqueConstraint(
-                fields=["subject", "lab_reference"], name="cmax_unique_lab_reference"
+                fields=["subject", "lab_reference"],
+                condition=models.Q(voided_at__isnull=True),
+                name="cmax_unique_valid_lab_reference",
             ),
         ]
         indexes = [models.Index(fields=["subject", "sampled_at"])]
@@ -73,6 +90,33 @@ class MonitoringProfile(models.Model):
     bpns_window_days = models.PositiveSmallIntegerField(default=28)
     cmax_recency_days = models.PositiveSmallIntegerField(default=28)
     pyridoxine_flag_mg = models.PositiveSmallIntegerField(default=200)
+    # Issue 10 (clinical-reference §4); the defaults are those of rules.Thresholds.
+    peak_window_min_hours = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1"),
+        help_text="Samples taken at least this many hours after the dose count towards Cmax.",
+    )
+    peak_window_max_hours = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("7"),
+        help_text="Samples taken at most this many hours after the dose count towards Cmax.",
+    )
+    peak_window_source = models.CharField(
+        max_length=100, default="2 h and 6 h samples ± 1 h (WHO 2014; IJTLD 2014)"
+    )
+    cmax_floor = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("20"),
+        help_text="Below this Cmax (µg/mL) is below the target range (B1).",
+    )
+    cmax_floor_source = models.CharField(max_length=32, default="WHO 2014")
+    weekly_monitoring_days = models.PositiveSmallIntegerField(default=7)
+    weekly_dose_mg = models.PositiveIntegerField(default=500)
+    pyridoxine_mg_per_250mg = models.PositiveSmallIntegerField(default=50)
+    pyridoxine_adult_min_mg = models.PositiveSmallIntegerField(default=100)
     escalation_minutes = models.PositiveIntegerField(
         default=30, help_text="Urgent alerts not acknowledged in this time go to the next tier."
     )

@@ -14,9 +14,17 @@ typo would otherwise page a clinician or, worse, hide a real level.
 - hours_post_dose: 0 < h <= 24 (a 2 h and a 6 h sample are usual; beyond a day there is no peak).
 - dose_mg: 1–3000 mg when given (cycloserine is given at 250–1000 mg/day).
 
-Idempotent ingestion: ``lab_reference`` is unique per subject. The same reference with the same
-content returns the stored row; with different content it is a conflict (a correction must be a
-new reference, never a silent change of a clinical value).
+Idempotent ingestion: ``lab_reference`` is unique among a subject's valid results. The same
+reference with the same content returns the stored row; with different content it is a conflict
+(never a silent change of a clinical value).
+
+Voiding and correcting (issue 10). ``void_cmax_result`` marks a result voided with who, when and
+a required reason; ``correct_cmax_result`` voids it and stores a new result with the corrected
+value and unit (and, if given, sample time and hours after the dose) under the same lab reference,
+``corrects`` pointing to the original. Voided results stay stored and listed but are never read by
+the decision table, nor do they join an occasion; both audit old and new values and request an
+evaluation, which tells the clinicians of an open alert whose evidence was withdrawn
+(``notifications.evidence_changes``).
 """
 
 from __future__ import annotations
@@ -182,7 +190,9 @@ def record_cmax_result(
         "hours_post_dose": hours_post_dose,
         "dose_mg": dose_mg,
     }
-    existing = CmaxResult.objects.filter(subject=subject, lab_reference=lab_reference).first()
+    existing = CmaxResult.objects.filter(
+        subject=subject, lab_reference=lab_reference, voided_at__isnull=True
+    ).first()
     if existing is None:
         try:
             with transaction.atomic():  # a savepoint: a concurrent duplicate loses here, not 500
@@ -194,7 +204,9 @@ def record_cmax_result(
                     **data,
                 )
         except IntegrityError:
-            existing = CmaxResult.objects.get(subject=subject, lab_reference=lab_reference)
+            existing = CmaxResult.objects.get(
+                subject=subject, lab_reference=lab_reference, voided_at__isnull=True
+            )
         else:
             record_audit(
                 action="create",
@@ -217,3 +229,127 @@ def record_cmax_result(
     if differences:
         raise CmaxConflict(existing, differences)
     return existing, False
+
+
+class CmaxAlreadyVoided(Exception):
+    """The result is voided already: it cannot be voided or corrected again."""
+
+
+def cmax_values(result: CmaxResult) -> dict[str, Any]:
+    """Return the audited values of a result."""
+    return {
+        "value": str(Decimal(result.value).quantize(Decimal("0.001"))),
+        "unit": result.unit,
+        "value_ug_per_ml": str(result.value_ug_per_ml),
+        "sampled_at": result.sampled_at.isoformat(),
+        "hours_post_dose": str(result.hours_post_dose),
+        "dose_mg": result.dose_mg,
+        "lab_reference": result.lab_reference,
+    }
+
+
+def _lock_valid(result_id, subject: Subject) -> CmaxResult:
+    result = CmaxResult.objects.select_for_update().get(pk=result_id, subject=subject)
+    if result.voided_at is not None:
+        raise CmaxAlreadyVoided(str(result.pk))
+    return result
+
+
+@transaction.atomic
+def void_cmax_result(*, subject: Subject, result_id, reason: str, voided_by) -> CmaxResult:
+    """Void a result (kept, never used again); audit it; request an evaluation."""
+    if not reason or not reason.strip():
+        raise ValueError("a reason is required")
+    result = _lock_valid(result_id, subject)
+    result.voided_at = timezone.now()
+    result.voided_by = voided_by if getattr(voided_by, "pk", None) else None
+    result.void_reason = reason.strip()
+    result.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    record_audit(
+        action="void",
+        obj=result,
+        actor=voided_by,
+        subject=subject,
+        changes={
+            "old": cmax_values(result),
+            "new": None,
+            "voided_at": result.voided_at.isoformat(),
+        },
+        reason=result.void_reason,
+    )
+    request_evaluation(subject=subject, reason="cmax", source_id=str(result.pk))
+    return result
+
+
+@transaction.atomic
+def correct_cmax_result(
+    *,
+    subject: Subject,
+    result_id,
+    value: Decimal,
+    unit: str,
+    reason: str,
+    corrected_by,
+    sampled_at: datetime | None = None,
+    hours_post_dose: Decimal | None = None,
+    now: datetime | None = None,
+) -> CmaxResult:
+    """Void a result and store its correction under the same lab reference; return the new one.
+
+    Raises ``ImplausibleCmax`` (nothing changes) or ``CmaxAlreadyVoided``.
+    """
+    if not reason or not reason.strip():
+        raise ValueError("a reason is required")
+    original = _lock_valid(result_id, subject)
+    sampled_at = sampled_at or original.sampled_at
+    hours_post_dose = hours_post_dose if hours_post_dose is not None else original.hours_post_dose
+    problems = check_cmax_plausibility(
+        subject=subject,
+        value=value,
+        unit=unit,
+        sampled_at=sampled_at,
+        hours_post_dose=hours_post_dose,
+        dose_mg=original.dose_mg,
+        now=now,
+    )
+    if problems:
+        raise ImplausibleCmax(problems)
+    reason = reason.strip()
+    original.voided_at = timezone.now()
+    original.voided_by = corrected_by if getattr(corrected_by, "pk", None) else None
+    original.void_reason = f"corrected: {reason}"
+    original.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    corrected = CmaxResult.objects.create(
+        subject=subject,
+        value=value,
+        unit=unit,
+        value_ug_per_ml=convert_to_ug_per_ml(value, unit),
+        sampled_at=sampled_at,
+        hours_post_dose=hours_post_dose,
+        dose_mg=original.dose_mg,
+        lab_reference=original.lab_reference,
+        entered_by=original.voided_by,
+        corrects=original,
+    )
+    record_audit(
+        action="correct",
+        obj=original,
+        actor=corrected_by,
+        subject=subject,
+        changes={
+            "old": cmax_values(original),
+            "new": cmax_values(corrected),
+            "corrected_by_result": str(corrected.pk),
+        },
+        reason=reason,
+    )
+    record_audit(
+        action="create",
+        obj=corrected,
+        actor=corrected_by,
+        subject=subject,
+        changes={**cmax_values(corrected), "corrects": str(original.pk)},
+        reason=reason,
+    )
+    request_evaluation(subject=subject, reason="cmax", source_id=str(corrected.pk))
+    return corrected

@@ -37,6 +37,16 @@ THRESHOLD_FIELDS = (
     "bpns_window_days",
     "cmax_recency_days",
     "pyridoxine_flag_mg",
+    # issue 10
+    "peak_window_min_hours",
+    "peak_window_max_hours",
+    "peak_window_source",
+    "cmax_floor",
+    "cmax_floor_source",
+    "weekly_monitoring_days",
+    "weekly_dose_mg",
+    "pyridoxine_mg_per_250mg",
+    "pyridoxine_adult_min_mg",
 )
 
 
@@ -56,6 +66,10 @@ ACTION_LISTS = (
     "dose_review_actions",
     "tdm_actions",
     "neuropathy_actions",
+    "item9_unanswered_actions",
+    "clinical_review_actions",
+    "below_floor_actions",
+    "weekly_tdm_actions",
 )
 
 
@@ -63,6 +77,8 @@ ACTION_TEMPLATES: dict[str, dict[str, Any]] = {
     "bpns_exam_action": {"days": 28},
     "pyridoxine_flag_action": {"dose_mg": 200, "flag_mg": 200},
     "interaction_action": {"interactions": "ethionamide"},
+    "pyridoxine_low_action": {"dose_mg": 100, "required_mg": 150},
+    "evidence_withdrawn_action": {},
     "ethionamide_note": {},
     "isoniazid_note": {},
     "alcohol_note": {},

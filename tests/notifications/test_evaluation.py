@@ -73,8 +73,9 @@ def test_evaluate_without_any_cmax_asks_for_tdm(paged):
 @pytest.mark.parametrize(
     ("age_days", "expected"),
     [
-        (27, ("dose_review", "high", ["R1"])),  # inside the 28-day recency window
-        (29, ("tdm_needed", "high", ["T1"])),  # older: no current Cmax
+        # inside the 28-day recency window; a positive screen asks for weekly TDM (W1)
+        (27, [("dose_review", "high", ["R1"]), ("tdm_needed", "routine", ["W1"])]),
+        (29, [("tdm_needed", "high", ["T1"])]),  # older: no current Cmax
     ],
 )
 def test_evaluate_ignores_a_cmax_older_than_the_recency_window(paged, age_days, expected):
@@ -86,18 +87,21 @@ def test_evaluate_ignores_a_cmax_older_than_the_recency_window(paged, age_days, 
 
     evaluate_subject(subject_id=subject.pk)
 
-    assert [row[:3] for row in summary(subject)] == [expected]
+    assert [row[:3] for row in summary(subject)] == expected
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
         # The dose changed after the sample: the level no longer describes the regimen.
-        ({"dose_mg_per_day": 500}, ("tdm_needed", "high", ["T1"])),
+        ({"dose_mg_per_day": 500}, [("tdm_needed", "high", ["T1"])]),
         # So did the drug.
-        ({"drug": "terizidone"}, ("tdm_needed", "high", ["T1"])),
-        # Pyridoxine only: not a dose change, the Cmax is still current.
-        ({"pyridoxine_mg_per_day": 200}, ("dose_review", "high", ["R1"])),
+        ({"drug": "terizidone"}, [("tdm_needed", "high", ["T1"])]),
+        # Pyridoxine only: not a dose change, the Cmax is still current (but 10 days old: W1).
+        (
+            {"pyridoxine_mg_per_day": 200},
+            [("dose_review", "high", ["R1"]), ("tdm_needed", "routine", ["W1"])],
+        ),
     ],
 )
 def test_evaluate_ignores_a_cmax_taken_before_the_latest_dose_change(paged, change, expected):
@@ -116,7 +120,7 @@ def test_evaluate_ignores_a_cmax_taken_before_the_latest_dose_change(paged, chan
 
     evaluate_subject(subject_id=subject.pk)
 
-    assert [row[:3] for row in summary(subject)] == [expected]
+    assert [row[:3] for row in summary(subject)] == expected
 
 
 def test_latest_dose_change_ignores_the_first_regimen_and_non_dose_changes():
@@ -431,8 +435,12 @@ def test_a_staff_phq9_too_incomplete_to_score_still_raises_d1_for_its_unanswered
 
     evaluate_subject(subject_id=subject.pk)
 
-    alert = Alert.objects.get(subject=subject)
-    assert summary(subject) == [("discontinuation", "urgent", ["D1"], [str(response.pk)], [])]
+    alert = Alert.objects.get(subject=subject, category="discontinuation")
+    # The six answered items already sum to 12: a positive screen "at least 12" (issue 10).
+    assert summary(subject) == [
+        ("discontinuation", "urgent", ["D1"], [str(response.pk)], []),
+        ("tdm_needed", "high", ["T1"], [str(response.pk)], []),
+    ]
     assert [(r["rule"], r["text"], r["inputs"]["flag"]) for r in alert.reasons] == [
         (
             "D1",

@@ -83,6 +83,12 @@ def test_post_cmax_result_stores_it_in_ug_per_ml_audits_and_requests_evaluation(
             "cmax_result": str(result.pk),
             "samples": [str(result.pk)],
         },
+        "is_peak": True,
+        "not_peak_reason": None,
+        "voided_at": None,
+        "voided_by": None,
+        "void_reason": "",
+        "corrects": None,
     }
     audit = AuditEvent.objects.get(object_id=str(result.pk))
     assert (audit.action, audit.actor, audit.subject) == ("create", clinician, subject)
@@ -134,7 +140,8 @@ def test_post_the_same_lab_reference_with_other_content_is_a_conflict(client, su
         "error": {
             "code": "lab_reference_conflict",
             "message": "This lab reference is already recorded for the subject with a different "
-            "value; record a correction under a new lab reference.",
+            f"value; correct it with POST .../cmax-results/{first.json()['id']}/correct/ "
+            "(a reason is required).",
             "fields": {"lab_reference": [f"Recorded as result {first.json()['id']}."]},
         }
     }
@@ -284,8 +291,8 @@ def test_list_query_count_stays_constant(client, subject, rows, django_assert_nu
             subject=subject, value="30", sampled_at=timezone.now() - timedelta(days=number, hours=3)
         )
 
-    # token, token last use, subject, page, all samples for the occasions
-    with django_assert_num_queries(5):
+    # token, token last use, subject, page, regimen drug, profile, samples for the occasions
+    with django_assert_num_queries(7):
         response = client.get(url(subject))
 
     assert len(response.json()["results"]) == rows

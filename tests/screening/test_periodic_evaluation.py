@@ -106,15 +106,20 @@ def test_a_cmax_ageing_out_of_the_recency_window_asks_for_tdm():
     )
     request_periodic_evaluations()
     evaluate_subjects([str(subject.pk)])
-    assert list(Alert.objects.values_list("rules", flat=True)) == [["C1"]]
+    # C1, and W1: a positive screen asks for weekly TDM and the Cmax is 27 days old.
+    assert sorted(Alert.objects.values_list("category", "rules")) == [
+        ("clinical_review", ["C1"]),
+        ("tdm_needed", ["W1"]),
+    ]
 
     with time_machine.travel(now + timedelta(days=2)):  # the Cmax is now 29 days old
         request_periodic_evaluations()
         evaluate_subjects([str(subject.pk)])
 
-    assert sorted(Alert.objects.values_list("category", "rules")) == [
-        ("clinical_review", ["C1"]),
-        ("tdm_needed", ["T1"]),
+    # No current Cmax now: T1 (high) joins the open TDM alert and raises its severity.
+    assert sorted(Alert.objects.values_list("category", "rules", "severity")) == [
+        ("clinical_review", ["C1"], "routine"),
+        ("tdm_needed", ["T1", "W1"], "high"),
     ]
 
 

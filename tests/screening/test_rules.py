@@ -540,7 +540,9 @@ def test_evaluate_interaction_note_on_every_finding(
 
 
 def test_evaluate_no_finding_no_interaction_note() -> None:
-    inp = make_input(phq9(3), regimen=make_regimen(isoniazid=True, alcohol=True))
+    # 500 mg/day: not above the weekly-monitoring dose, so no W1 either.
+    regimen = replace(make_regimen(isoniazid=True, alcohol=True), dose_mg_per_day=500)
+    inp = make_input(phq9(3), regimen=regimen)
 
     assert evaluate(inp, DEFAULT) == []
 

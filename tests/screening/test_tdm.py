@@ -124,9 +124,11 @@ def test_a_new_version_copies_the_current_one_audits_and_requests_evaluation_of_
             {"colour": ["red"]},
             [
                 "colour: unknown action group (known: discontinuation_actions, "
-                "dose_review_actions, tdm_actions, neuropathy_actions, bpns_exam_action, "
-                "pyridoxine_flag_action, interaction_action, ethionamide_note, "
-                "isoniazid_note, alcohol_note)."
+                "dose_review_actions, tdm_actions, neuropathy_actions, "
+                "item9_unanswered_actions, clinical_review_actions, below_floor_actions, "
+                "weekly_tdm_actions, bpns_exam_action, pyridoxine_flag_action, "
+                "interaction_action, pyridoxine_low_action, evidence_withdrawn_action, "
+                "ethionamide_note, isoniazid_note, alcohol_note)."
             ],
         ),
     ],

@@ -171,6 +171,8 @@ STAFF_READS = [
     "/api/v1/sites/",
     "/api/v1/schedules/",
     "/api/v1/monitoring-profiles/",
+    "/api/v1/subjects/{subject}/audit/",
+    "/api/v1/audit/",
 ]
 
 
@@ -206,3 +208,58 @@ def test_a_staff_token_reaches_no_me_endpoint(site_b_objects, path):
     )
     assert submit.status_code == 403
     assert Response.objects.count() == 0
+
+
+# Issue 10: amendments, Cmax void/correct, the subject's audit. Each path with site B's ids.
+CORRECTION_PATHS = {
+    "/api/v1/responses/{response}/amendments/": {
+        "answers": {"phq9_1": 1},
+        "reason": "misread",
+    },
+    "/api/v1/subjects/{subject}/cmax-results/{cmax}/void/": {"reason": "wrong patient"},
+    "/api/v1/subjects/{subject}/cmax-results/{cmax}/correct/": {
+        "value": "8.0",
+        "unit": "ug/mL",
+        "reason": "typo",
+    },
+    "/api/v1/subjects/{subject}/audit/": {},
+}
+
+
+def test_a_clinician_of_site_a_gets_404_on_every_correction_endpoint_of_site_b(site_b_objects):
+    from screening.models import Amendment
+    from tests.factories import CmaxResultFactory, ResponseFactory
+
+    subject, _, alert = site_b_objects
+    response_b = ResponseFactory(subject=subject)
+    cmax_b = CmaxResultFactory(subject=subject)
+    site_a = SiteFactory(code="site-a")
+    client_a = staff_client(UserFactory(site=site_a))
+    own = SubjectFactory(site=site_a)
+    own_cmax = CmaxResultFactory(subject=own)
+    before = snapshot(subject, alert) | {"amendments": Amendment.objects.count()}
+    ids_b = {"response": response_b.pk, "subject": subject.pk, "cmax": cmax_b.pk}
+
+    outcomes = []
+    for path, body in CORRECTION_PATHS.items():
+        unknown_ids = {name: uuid.uuid4() for name in ids_b}
+        # Mixed: site A's own subject with site B's result must not reach it either.
+        mixed = {**ids_b, "subject": own.pk}
+        for method in METHODS:
+            got = answer(client_a, method, path.format(**ids_b), body)
+            unknown = answer(client_a, method, path.format(**unknown_ids), body)
+            crossed = answer(client_a, method, path.format(**mixed), body)
+            outcomes.append((method, path, got[0], got == unknown, crossed[0]))
+
+    assert [o for o in outcomes if o[2] not in (404, 405) or not o[3]] == []
+    assert [o for o in outcomes if "{cmax}" in o[1] and o[4] not in (404, 405)] == []
+    assert {(o[0], o[1]) for o in outcomes if o[2] == 404} == {
+        ("get", "/api/v1/responses/{response}/amendments/"),
+        ("post", "/api/v1/responses/{response}/amendments/"),
+        ("post", "/api/v1/subjects/{subject}/cmax-results/{cmax}/void/"),
+        ("post", "/api/v1/subjects/{subject}/cmax-results/{cmax}/correct/"),
+        ("get", "/api/v1/subjects/{subject}/audit/"),
+    }
+    assert snapshot(subject, alert) | {"amendments": Amendment.objects.count()} == before
+    own_cmax.refresh_from_db()
+    assert own_cmax.voided_at is None

@@ -82,6 +82,10 @@ def test_paper_phq9_with_one_missing_item_is_prorated_and_audited(setting):
         },
         "assessment": None,
         "entered_by": str(staff.staff_profile.public_id),
+        "current_answers": answers,
+        "current_score": response.json()["score"],
+        "current_valid": True,
+        "amendments": [],
     }
     event = AuditEvent.objects.get(object_id=str(stored.pk))
     assert (event.action, event.actor_id, event.subject_id) == ("create", staff.pk, subject.pk)
@@ -234,12 +238,13 @@ def test_list_query_count_is_constant(setting, django_assert_num_queries):
     subject, _, client = setting
     ResponseFactory(subject=subject)
     client.get(f"/api/v1/subjects/{subject.pk}/responses/")  # writes the token's last use
-    # token+user (last_used_at is written at most once a minute), memberships+subject, page
-    with django_assert_num_queries(3):
+    # token+user (last_used_at is written at most once a minute), memberships+subject, page,
+    # amendments
+    with django_assert_num_queries(4):
         assert len(client.get(f"/api/v1/subjects/{subject.pk}/responses/").json()["results"]) == 1
     for _ in range(10):
         ResponseFactory(subject=subject)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert len(client.get(f"/api/v1/subjects/{subject.pk}/responses/").json()["results"]) == 11
 
 
