@@ -183,34 +183,97 @@ class ScheduleDetailView(APIView):
     @extend_schema(
         tags=["schedules"],
         summary="Change a schedule (admin); only assessments not opened yet follow",
+        description=(
+            "With `entries`, the list replaces the schedule's entries. Each entry is matched to a "
+            "current one: by `id` when given; without `id`, to a current entry with the same "
+            "values, else to one with the same `instrument` and `offset_days` (which is then "
+            "changed); any other entry is new, and current entries not listed are retired. "
+            "Only assessments that have not opened yet follow the edit; an edit never "
+            "duplicates an assessment or asks again one that is open or answered. "
+            "`POST schedules/{id}/edit-preview/` with the same body shows what would change."
+        ),
         request=ScheduleUpdateSerializer,
         responses=ScheduleSerializer,
     )
     def patch(self, request, pk):
         schedule = self.get_schedule(request, pk)
-        data = ScheduleUpdateSerializer(
-            data=request.data, context={"instrument_codes": instrument_codes()}
-        )
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        entries = values.get("entries")
+        values = validated_edit(request)
         try:
-            schedules.update_schedule(
-                schedule=schedule,
-                name=values.get("name"),
-                is_default=values.get("is_default"),
-                entries=[dict(e) for e in entries] if entries is not None else None,
-                actor=request.user,
-            )
+            schedules.update_schedule(schedule=schedule, actor=request.user, **values)
         except schedules.ScheduleEntryUnknown:
-            raise ApiError(
-                400,
-                "invalid",
-                "An entry id is not a current entry of this schedule, or is listed twice.",
-                {"entries": ["Unknown or repeated entry id."]},
-            ) from None
+            raise unknown_entry_error() from None
         schedule = schedules_with_entries(Schedule.objects).get(pk=schedule.pk)
         return Response(ScheduleSerializer(schedule).data)
+
+
+def validated_edit(request) -> dict:
+    data = ScheduleUpdateSerializer(
+        data=request.data, context={"instrument_codes": instrument_codes()}
+    )
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    entries = values.get("entries")
+    return {
+        "name": values.get("name"),
+        "is_default": values.get("is_default"),
+        "entries": [dict(e) for e in entries] if entries is not None else None,
+    }
+
+
+def unknown_entry_error() -> ApiError:
+    return ApiError(
+        400,
+        "invalid",
+        "An entry id is not a current entry of this schedule, or is listed twice.",
+        {"entries": ["Unknown or repeated entry id."]},
+    )
+
+
+class EditPreviewSerializer(serializers.Serializer):
+    changes = serializers.JSONField(
+        help_text="The audit-shaped changes: name, is_default, entries added/changed/retired."
+    )
+    entries_kept = serializers.IntegerField(help_text="Current entries listed and unchanged.")
+    subjects = serializers.IntegerField(help_text="Active subjects on the schedule.")
+    assessments_created = serializers.IntegerField()
+    assessments_retimed = serializers.IntegerField()
+    assessments_cancelled = serializers.IntegerField()
+
+
+def edit_preview_data(edit) -> dict:
+    return {
+        "changes": edit.changes,
+        "entries_kept": edit.kept,
+        "subjects": edit.subjects,
+        "assessments_created": edit.assessments.created,
+        "assessments_retimed": edit.assessments.retimed,
+        "assessments_cancelled": edit.assessments.cancelled,
+    }
+
+
+class ScheduleEditPreviewView(APIView):
+    permission_classes = [IsAdminForWrites]
+
+    @extend_schema(
+        tags=["schedules"],
+        summary="What a PATCH with this body would change (admin); nothing is saved",
+        description=(
+            "Takes the body of `PATCH schedules/{id}/` and answers which entries would be added, "
+            "changed or retired and how many not-yet-opened assessments of the schedule's "
+            "active subjects would be created, re-timed or cancelled. Opened, answered and "
+            "missed assessments never change."
+        ),
+        request=ScheduleUpdateSerializer,
+        responses=EditPreviewSerializer,
+    )
+    def post(self, request, pk):
+        schedule = get_object_or_404(visible_schedules(request.user), pk=pk)
+        values = validated_edit(request)
+        try:
+            edit = schedules.preview_schedule_edit(schedule=schedule, **values)
+        except schedules.ScheduleEntryUnknown:
+            raise unknown_entry_error() from None
+        return Response(edit_preview_data(edit))
 
 
 class PreviewQuerySerializer(serializers.Serializer):
