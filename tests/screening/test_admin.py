@@ -123,3 +123,49 @@ def test_admin_refuses_an_unknown_timezone(admin_browser):
 
     assert response.status_code == 200
     assert Subject.objects.count() == 0
+
+
+@time_machine.travel(datetime(2025, 3, 3, 8, 0, tzinfo=UTC), tick=False)
+def test_schedule_edit_preview_in_the_admin_shows_the_change_and_saves_nothing(admin_browser):
+    site = SiteFactory(timezone="Africa/Johannesburg")
+    schedule = ScheduleFactory(site=site, name="S")
+    entry = ScheduleEntryFactory(
+        schedule=schedule, repeat_every_days=14, until_day=28, window_hours=72
+    )
+    subject = SubjectFactory(site=site, schedule=schedule, treatment_start=datetime(2025, 3, 3))
+    from screening.services.assessments import materialise_assessments
+
+    materialise_assessments(subject=subject)
+    form = {
+        "name": "S",
+        "site": str(site.pk),
+        "entries-TOTAL_FORMS": "1",
+        "entries-INITIAL_FORMS": "1",
+        "entries-MIN_NUM_FORMS": "0",
+        "entries-MAX_NUM_FORMS": "1000",
+        "entries-0-id": str(entry.pk),
+        "entries-0-schedule": str(schedule.pk),
+        "entries-0-instrument_code": "PHQ-9",
+        "entries-0-offset_days": "0",
+        "entries-0-repeat_every_days": "7",
+        "entries-0-until_day": "28",
+        "entries-0-time_of_day": "09:00",
+        "entries-0-window_hours": "72",
+        "entries-0-reminder_hours": "[24]",
+    }
+    before = sorted(Assessment.objects.values_list("occurrence", "opens_at", "status"))
+
+    page = admin_browser.post(
+        f"/admin/screening/schedule/{schedule.pk}/change/", {**form, "_preview": "1"}
+    )
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Preview only, nothing was saved. Entries: 0 added, 1 changed, 0 retired" in text
+    assert "2 assessment(s) created, 2 re-timed, 0 cancelled" in text
+    assert sorted(Assessment.objects.values_list("occurrence", "opens_at", "status")) == before
+    entry.refresh_from_db()
+    assert entry.repeat_every_days == 14
+    saved = admin_browser.post(f"/admin/screening/schedule/{schedule.pk}/change/", form)
+    assert saved.status_code == 302
+    assert Assessment.objects.exclude(status="cancelled").count() == 5
