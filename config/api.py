@@ -1,9 +1,10 @@
 """API conventions shared by every app: the error shape, pagination and the JSON fallbacks."""
 
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, QueryDict
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -31,6 +32,29 @@ class ApiError(exceptions.APIException):
         self.message = message
         self.fields = fields or {}
         super().__init__(detail=message, code=code)
+
+
+class StrictFieldsMixin:
+    """Refuse a body field the serializer does not declare: a 400 naming it, never dropped.
+
+    Applies to nested serializers too (``regimen.weight_kg``). Query strings (a ``QueryDict``)
+    are not checked: they carry pagination and other parameters of the view.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise exceptions.ValidationError(dict.fromkeys(unknown, ["Unknown field."]))
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The project's base serializer (see StrictFieldsMixin)."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """The project's base model serializer (see StrictFieldsMixin)."""
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -136,7 +160,7 @@ def json_permission_denied(request, exception=None):
     return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(StrictSerializer):
     """The inside of the contract's error object (for the OpenAPI schema)."""
 
     code = serializers.CharField(help_text="A machine-readable code such as `not_found`.")
@@ -147,7 +171,7 @@ class ErrorDetailSerializer(serializers.Serializer):
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(StrictSerializer):
     """The contract's error body `{"error": {"code", "message", "fields"}}` (for the schema)."""
 
     error = ErrorDetailSerializer()

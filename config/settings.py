@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "phonenumber_field",
     "questionnaires",
     "screening",
     "notifications",
@@ -108,6 +109,10 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Phone numbers (django-phonenumber-field): international form in, E.164 stored and shown; no
+# default region, so a number without its country code is refused (screening/phones.py).
+PHONENUMBER_DEFAULT_REGION = None
+PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

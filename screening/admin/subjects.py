@@ -14,6 +14,7 @@ from screening.models import (
     RegimenChange,
     Subject,
 )
+from screening.phones import InvalidPhoneNumber, to_e164
 from screening.services import enrolment
 
 
@@ -23,8 +24,9 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
     )
     contact_phone = forms.CharField(
         required=False,
-        max_length=32,
-        help_text="Stored encrypted. Leave empty to keep the current one.",
+        max_length=64,
+        help_text="With its country code; stored encrypted in E.164. Leave empty to keep the "
+        "current one.",
     )
     clear_contact = forms.BooleanField(required=False, help_text="Remove both contact details.")
 
@@ -42,6 +44,15 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
             "hiv_positive",
             "renal_impairment",
         ]
+
+    def clean_contact_phone(self):
+        value = self.cleaned_data.get("contact_phone") or ""
+        if not value:
+            return ""
+        try:
+            return to_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean(self):
         data = super().clean()

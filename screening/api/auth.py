@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiError
+from config.api import ApiError, StrictSerializer
 
 from ..models import AccessToken
 
@@ -17,7 +17,7 @@ class StaffLoginThrottle(AnonRateThrottle):
     scope = "staff_login"
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=512, trim_whitespace=False)
 

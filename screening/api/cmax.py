@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.cmax_results import CmaxConflict, ImplausibleCmax, record_cmax_result
 
 from ..cmax import CmaxSample, group_occasions
@@ -24,7 +24,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
-class CmaxResultInputSerializer(serializers.Serializer):
+class CmaxResultInputSerializer(StrictSerializer):
     value = serializers.DecimalField(max_digits=10, decimal_places=3)
     unit = serializers.ChoiceField(choices=CmaxResult.Unit.choices)
     sampled_at = AwareDateTimeField()
@@ -33,7 +33,7 @@ class CmaxResultInputSerializer(serializers.Serializer):
     lab_reference = serializers.CharField(max_length=128)
 
 
-class OccasionSerializer(serializers.Serializer):
+class OccasionSerializer(StrictSerializer):
     dose_at = serializers.DateTimeField(help_text="Sample time minus hours after the dose.")
     cmax_ug_per_ml = serializers.DecimalField(
         max_digits=10, decimal_places=3, help_text="The highest sample of the occasion."
@@ -42,7 +42,7 @@ class OccasionSerializer(serializers.Serializer):
     samples = serializers.ListField(child=serializers.UUIDField())
 
 
-class CmaxResultSerializer(serializers.ModelSerializer):
+class CmaxResultSerializer(StrictModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     entered_by = serializers.UUIDField(
         source="entered_by.staff_profile.public_id",

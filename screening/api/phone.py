@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from questionnaires.definitions import localise
 from questionnaires.models import InstrumentVersion
 from screening.services.activation import ActivationFailed, ActivationRateLimited, activate
@@ -38,18 +38,18 @@ class ActivationThrottle(AnonRateThrottle):
     scope = "activation"
 
 
-class ActivationRequestSerializer(serializers.Serializer):
+class ActivationRequestSerializer(StrictSerializer):
     code = serializers.CharField(trim_whitespace=True)
 
 
-class SubjectSummarySerializer(serializers.Serializer):
+class SubjectSummarySerializer(StrictSerializer):
     id = serializers.UUIDField()
     study_id = serializers.CharField()
     language = serializers.CharField()
     timezone = serializers.CharField()
 
 
-class ActivationResponseSerializer(serializers.Serializer):
+class ActivationResponseSerializer(StrictSerializer):
     token = serializers.CharField()
     subject = SubjectSummarySerializer()
 
@@ -96,12 +96,12 @@ class ActivateView(APIView):
         return Response(body, status=status.HTTP_200_OK)
 
 
-class SiteSummarySerializer(serializers.Serializer):
+class SiteSummarySerializer(StrictSerializer):
     code = serializers.CharField()
     name = serializers.CharField()
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(StrictSerializer):
     id = serializers.UUIDField()
     study_id = serializers.CharField()
     language = serializers.CharField()
@@ -136,12 +136,12 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OptionSerializer(serializers.Serializer):
+class OptionSerializer(StrictSerializer):
     value = serializers.JSONField(help_text="An integer or a string.")
     label = serializers.CharField()
 
 
-class ItemSerializer(serializers.Serializer):
+class ItemSerializer(StrictSerializer):
     code = serializers.CharField()
     text = serializers.CharField()
     type = serializers.ChoiceField(choices=["choice", "integer"])
@@ -152,7 +152,7 @@ class ItemSerializer(serializers.Serializer):
     scored = serializers.BooleanField()
 
 
-class LocalisedInstrumentSerializer(serializers.Serializer):
+class LocalisedInstrumentSerializer(StrictSerializer):
     code = serializers.CharField()
     version = serializers.IntegerField()
     title = serializers.CharField()
@@ -163,7 +163,7 @@ class LocalisedInstrumentSerializer(serializers.Serializer):
     items = ItemSerializer(many=True)
 
 
-class OpenAssessmentSerializer(serializers.ModelSerializer):
+class OpenAssessmentSerializer(StrictModelSerializer):
     instrument = serializers.SerializerMethodField()
 
     class Meta:
@@ -230,13 +230,13 @@ class MyAssessmentsView(generics.ListAPIView):
         return self.get_paginated_response(serializer.data)
 
 
-class SubmissionSerializer(serializers.Serializer):
+class SubmissionSerializer(StrictSerializer):
     answers = serializers.JSONField(help_text="Item code -> value; every scored item required.")
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class SubmissionResponseSerializer(serializers.Serializer):
+class SubmissionResponseSerializer(StrictSerializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["completed"])
     support_message = serializers.CharField(

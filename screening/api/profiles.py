@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.profiles import (
     DEFAULT_DRUG,
     PROFILE_FIELDS,
@@ -29,7 +29,7 @@ CEILING_OF_SOURCE = {
 }
 
 
-class MonitoringProfileSerializer(serializers.ModelSerializer):
+class MonitoringProfileSerializer(StrictModelSerializer):
     created_by = serializers.UUIDField(
         source="created_by.staff_profile.public_id",
         read_only=True,
@@ -59,7 +59,7 @@ def bounded(low: int, high: int, help_text: str) -> serializers.IntegerField:
     )
 
 
-class ProfileInputSerializer(serializers.Serializer):
+class ProfileInputSerializer(StrictSerializer):
     """Every field is optional: what is left out is copied from the drug's current version."""
 
     drug = serializers.RegexField(

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response as ApiResponse
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
 from ..models import Response
@@ -13,7 +13,7 @@ from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 
 
-class ScoreSerializer(serializers.Serializer):
+class ScoreSerializer(StrictSerializer):
     total = serializers.IntegerField(allow_null=True)
     band = serializers.CharField(allow_null=True)
     flags = serializers.ListField(child=serializers.CharField())
@@ -24,7 +24,7 @@ class ScoreSerializer(serializers.Serializer):
     invalid_reason = serializers.CharField(allow_null=True)
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(StrictModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     version = serializers.IntegerField(source="instrument_version.version")
     answers = serializers.JSONField()
@@ -55,7 +55,7 @@ class ResponseSerializer(serializers.ModelSerializer):
         ]
 
 
-class StaffEntrySerializer(serializers.Serializer):
+class StaffEntrySerializer(StrictSerializer):
     instrument = serializers.CharField(max_length=32, help_text="PHQ-9, GAD-7, NEURO-SX or BPNS.")
     answers = serializers.JSONField(help_text="Item code -> value; missing items allowed.")
     completed_at = serializers.DateTimeField()

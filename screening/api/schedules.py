@@ -11,7 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from questionnaires.models import InstrumentVersion
 from screening import occurrences
 from screening.services import assessments, schedules
@@ -27,7 +27,7 @@ def instrument_codes() -> set[str]:
     return set(InstrumentVersion.objects.values_list("code", flat=True).distinct())
 
 
-class EntrySerializer(serializers.Serializer):
+class EntrySerializer(StrictSerializer):
     id = serializers.UUIDField(
         required=False, help_text="Keep (and change) this current entry; omit for a new one."
     )
@@ -69,7 +69,7 @@ class EntrySerializer(serializers.Serializer):
         return attrs
 
 
-class EntryOutSerializer(serializers.ModelSerializer):
+class EntryOutSerializer(StrictModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     time_of_day = serializers.TimeField(format="%H:%M")
 
@@ -87,7 +87,7 @@ class EntryOutSerializer(serializers.ModelSerializer):
         ]
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(StrictModelSerializer):
     site = serializers.CharField(source="site.code", default=None)
     entries = EntryOutSerializer(source="current_entries", many=True)
 
@@ -96,7 +96,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "site", "is_default", "entries", "created_at", "updated_at"]
 
 
-class ScheduleCreateSerializer(serializers.Serializer):
+class ScheduleCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     site = serializers.SlugField(max_length=32)
     is_default = serializers.BooleanField(default=False)
@@ -109,7 +109,7 @@ class ScheduleCreateSerializer(serializers.Serializer):
         return site
 
 
-class ScheduleUpdateSerializer(serializers.Serializer):
+class ScheduleUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     is_default = serializers.BooleanField(required=False)
     entries = EntrySerializer(many=True, allow_empty=False, max_length=50, required=False)
@@ -229,7 +229,7 @@ def unknown_entry_error() -> ApiError:
     )
 
 
-class EditPreviewSerializer(serializers.Serializer):
+class EditPreviewSerializer(StrictSerializer):
     changes = serializers.JSONField(
         help_text="The audit-shaped changes: name, is_default, entries added/changed/retired."
     )
@@ -276,7 +276,7 @@ class ScheduleEditPreviewView(APIView):
         return Response(edit_preview_data(edit))
 
 
-class PreviewQuerySerializer(serializers.Serializer):
+class PreviewQuerySerializer(StrictSerializer):
     treatment_start = serializers.DateField()
     timezone = serializers.CharField(max_length=64, validators=[validate_timezone_name])
 
@@ -286,7 +286,7 @@ class PreviewQuerySerializer(serializers.Serializer):
         return value
 
 
-class OccurrenceSerializer(serializers.Serializer):
+class OccurrenceSerializer(StrictSerializer):
     entry = serializers.UUIDField(source="entry_key")
     instrument = serializers.CharField(source="instrument_code")
     occurrence = serializers.IntegerField()

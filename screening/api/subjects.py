@@ -13,31 +13,31 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services import enrolment
 
 from ..models import Assessment, RegimenChange, Schedule, Site, Subject
 from ..permissions import IsStaffUser
+from ..phones import E164PhoneField
 from ..selectors import visible_sites, visible_subjects
 from .admin_api import validate_timezone_name
 
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z"
 
 
-class ContactSerializer(serializers.Serializer):
+class ContactSerializer(StrictSerializer):
     email = serializers.EmailField(
         max_length=254, required=False, allow_blank=True, allow_null=True
     )
-    phone = serializers.RegexField(
-        r"^\+?[0-9][0-9 ()-]{4,30}\Z",
-        max_length=32,
+    phone = E164PhoneField(
         required=False,
         allow_blank=True,
         allow_null=True,
+        help_text="International form; stored (encrypted) in E.164.",
     )
 
 
-class RegimenSerializer(serializers.Serializer):
+class RegimenSerializer(StrictSerializer):
     drug = serializers.ChoiceField(choices=RegimenChange.Drug.choices)
     dose_mg_per_day = serializers.IntegerField(min_value=1, max_value=5000)
     pyridoxine_mg_per_day = serializers.IntegerField(
@@ -52,7 +52,7 @@ class RegimenChangeCreateSerializer(RegimenSerializer):
     effective_from = serializers.DateTimeField()
 
 
-class RegimenChangeSerializer(serializers.ModelSerializer):
+class RegimenChangeSerializer(StrictModelSerializer):
     class Meta:
         model = RegimenChange
         fields = [
@@ -74,7 +74,7 @@ def validate_treatment_start(value: date) -> date:
     return value
 
 
-class SubjectFieldsSerializer(serializers.Serializer):
+class SubjectFieldsSerializer(StrictSerializer):
     """Fields shared by enrolment and PATCH."""
 
     study_id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z", max_length=64)
@@ -109,7 +109,7 @@ class SubjectUpdateSerializer(SubjectFieldsSerializer):
         return attrs
 
 
-class SubjectSerializer(serializers.ModelSerializer):
+class SubjectSerializer(StrictModelSerializer):
     site = serializers.CharField(source="site.code")
     schedule = serializers.UUIDField(source="schedule_id", allow_null=True)
     has_contact_email = serializers.BooleanField()
@@ -138,7 +138,7 @@ class SubjectSerializer(serializers.ModelSerializer):
         ]
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(StrictModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     schedule_entry = serializers.UUIDField(source="schedule_entry_id")
     response = serializers.SerializerMethodField()
@@ -281,7 +281,7 @@ class SubjectDetailView(APIView):
         return Response(SubjectSerializer(get_visible_subject(request, pk)).data)
 
 
-class WithdrawSerializer(serializers.Serializer):
+class WithdrawSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 

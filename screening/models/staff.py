@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
 
 
 class StaffProfile(models.Model):
@@ -14,7 +15,7 @@ class StaffProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
     )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    phone = models.CharField(max_length=32, blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Stored in E.164, e.g. +27821234567.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ CONTRACT = {
     "/api/v1/monitoring-profiles/{profile_id}/": ["get"],
     "/api/v1/schedules/": ["get", "post"],
     "/api/v1/schedules/{id}/": ["get", "patch"],
+    "/api/v1/schedules/{id}/edit-preview/": ["post"],
     "/api/v1/schedules/{id}/preview/": ["get"],
     "/api/v1/sites/": ["get", "post"],
     "/api/v1/sites/{code}/": ["get", "patch"],
@@ -35,7 +36,7 @@ CONTRACT = {
     "/api/v1/subjects/{subject_id}/cmax-results/": ["get", "post"],
     "/api/v1/subjects/{subject_id}/responses/": ["get", "post"],
     "/api/v1/subjects/{subject_id}/revoke-tokens/": ["post"],
-    "/api/v1/users/": ["post"],
+    "/api/v1/users/": ["get", "post"],
     "/api/v1/users/{user_id}/channels/": ["get", "post"],
 }
 
