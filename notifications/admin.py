@@ -2,11 +2,14 @@
 
 from django.contrib import admin
 
+from screening.admin.base import SiteScopedAdmin
+
 from .models import Alert
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(SiteScopedAdmin):
+    site_path = "subject__site"
     list_display = ("id", "subject", "category", "severity", "status", "created_at")
     list_filter = ("status", "category", "severity")
     search_fields = ("subject__study_id",)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from screening import occurrences
+from screening.admin.base import SiteScopedAdmin
 from screening.audit import record_audit
 from screening.models import (
     AuditEvent,
@@ -95,9 +96,10 @@ def schedule_preview_rows(schedule: Schedule, *, start=None, count: int = PREVIE
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "is_default"]
-    list_filter = ["site"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["site"]
     inlines = [ScheduleEntryInline]
     readonly_fields = ["preview"]
 

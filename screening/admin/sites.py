@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from screening.admin.base import TimezoneFormMixin
+from screening.admin.base import SiteScopedAdmin, TimezoneFormMixin
 from screening.models import (
     Site,
     SiteMembership,
@@ -26,7 +26,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SiteScopedAdmin):
+    site_path = "pk"
     form = SiteForm
     list_display = ["code", "name", "timezone"]
     search_fields = ["code", "name"]
@@ -34,9 +35,10 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(admin.ModelAdmin):
+class SiteMembershipAdmin(SiteScopedAdmin):
     list_display = ["user", "site", "role", "escalation_tier"]
-    list_filter = ["site", "role"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "role"]
+    list_select_related = ["user", "site"]
     autocomplete_fields = ["user", "site"]
 
 

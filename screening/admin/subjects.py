@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
-from screening.admin.base import TimezoneFormMixin
+from screening.admin.base import SiteScopedAdmin, TimezoneFormMixin
 from screening.models import (
     RegimenChange,
     Subject,
@@ -64,10 +64,11 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
 
 
 @admin.register(Subject)
-class SubjectAdmin(admin.ModelAdmin):
+class SubjectAdmin(SiteScopedAdmin):
+    members_may_write = True  # as in the API: a site's staff enrol and edit its subjects
     form = SubjectForm
     list_display = ["study_id", "site", "status", "treatment_start", "timezone", "has_contact"]
-    list_filter = ["site", "status"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "status"]
     search_fields = ["study_id"]
     list_select_related = ["site"]
     readonly_fields = ["status", "withdrawn_at", "has_contact_email", "has_contact_phone"]
@@ -155,10 +156,12 @@ class RegimenChangeForm(forms.ModelForm):
 
 
 @admin.register(RegimenChange)
-class RegimenChangeAdmin(admin.ModelAdmin):
+class RegimenChangeAdmin(SiteScopedAdmin):
+    site_path = "subject__site"
+    members_may_write = True
     form = RegimenChangeForm
     list_display = ["subject", "effective_from", "drug", "dose_mg_per_day"]
-    list_select_related = ["subject"]
+    list_select_related = ["subject", "subject__site"]
     autocomplete_fields = ["subject"]
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -19,4 +19,4 @@ class StaffProfile(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
-        return f"staff {self.public_id}"
+        return self.user.username
