@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from notifications.alerts import AlertConflict, acknowledge_alert, resolve_alert
+from screening.api.examples import example
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
 from screening.permissions import IsStaffUser
@@ -264,6 +265,12 @@ class ResolveView(AlertObjectMixin, GenericAPIView):
         tags=["alerts"],
         summary="Resolve an alert with the action taken; audited",
         request=ResolveInputSerializer,
+        examples=[
+            example(
+                "Referred",
+                {"action_taken": "referred", "note": "Seen the same day; referred to psychiatry."},
+            )
+        ],
         responses={
             200: AlertDetailSerializer,
             400: OpenApiResponse(description="Invalid action_taken or note."),

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from notifications.recipients import ChannelExists, add_channel
+from screening.api.examples import example
 from screening.phones import InvalidPhoneNumber, to_e164
 from screening.selectors import is_admin, staff_user_by_public_id
 
@@ -112,6 +113,11 @@ class UserChannelsView(GenericAPIView):
             "returned once. Adding a broken or inactive channel again re-enables it (200)."
         ),
         request=ChannelInputSerializer,
+        examples=[
+            example("SMS", {"kind": "sms", "address": "+27 82 123 4567"}, "Stored in E.164."),
+            example("Email", {"kind": "email", "address": "ward7@clinic.example.org"}),
+            example("Webhook", {"kind": "webhook", "address": "https://pager.example.org/hook"}),
+        ],
         responses={
             201: CreatedChannelSerializer,
             200: CreatedChannelSerializer,

@@ -24,6 +24,7 @@ from ..audit import record_audit
 from ..models import AuditEvent, Site, SiteMembership, StaffProfile
 from ..permissions import IsAdmin, IsStaffUser
 from ..selectors import is_admin, staff_user_by_public_id, visible_sites
+from . import examples
 
 User = get_user_model()
 
@@ -120,6 +121,7 @@ class UserListCreateView(generics.ListAPIView):
         tags=["administration"],
         summary="Create a staff user (admin)",
         request=UserCreateSerializer,
+        examples=examples.USER,
         responses={201: UserSerializer},
     )
     def post(self, request):
@@ -185,7 +187,7 @@ class SiteListCreateView(generics.ListCreateAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["administration"], summary="Create a site (admin)")
+    @extend_schema(tags=["administration"], summary="Create a site (admin)", examples=examples.SITE)
     def post(self, request, *args, **kwargs):
         data = SiteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -217,6 +219,7 @@ class SiteDetailView(APIView):
         tags=["administration"],
         summary="Change a site (admin)",
         request=SiteUpdateSerializer,
+        examples=examples.SITE_UPDATE,
         responses=SiteSerializer,
     )
     def patch(self, request, code: str):
@@ -264,6 +267,7 @@ class SiteMembersView(APIView):
         tags=["administration"],
         summary="Add a staff user to a site (admin)",
         request=MembershipCreateSerializer,
+        examples=examples.MEMBERSHIP,
         responses={201: MembershipSerializer},
     )
     def post(self, request, code: str):

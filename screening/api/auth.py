@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from config.api import ApiError, StrictSerializer
 
 from ..models import AccessToken
+from . import examples
 
 
 class StaffLoginThrottle(AnonRateThrottle):
@@ -31,6 +32,7 @@ class ObtainTokenView(APIView):
         tags=["auth"],
         summary="Exchange a staff username and password for a bearer token",
         request=TokenRequestSerializer,
+        examples=examples.TOKEN,
         responses={
             200: inline_serializer(
                 "TokenResponse",

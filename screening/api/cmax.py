@@ -13,6 +13,7 @@ from ..cmax import CmaxSample, group_occasions
 from ..models import CmaxResult, Subject
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
+from . import examples
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -137,6 +138,7 @@ class SubjectCmaxResultsView(GenericAPIView):
         tags=["subjects"],
         summary="Record a Cmax result (idempotent by lab reference); queues an evaluation",
         request=CmaxResultInputSerializer,
+        examples=examples.CMAX,
         responses={
             201: CmaxResultSerializer,
             200: OpenApiResponse(

@@ -25,6 +25,7 @@ from screening.services.submissions import (
 
 from ..models import Assessment
 from ..permissions import IsSubject
+from . import examples
 
 INVALID_CODE_MESSAGE = "This activation code is not valid. Ask your clinic for a new code."
 # Printable ASCII, as a UUID or any client-chosen token would be; at most 128 characters.
@@ -68,6 +69,7 @@ class ActivateView(APIView):
             "429 for a while."
         ),
         request=ActivationRequestSerializer,
+        examples=examples.ACTIVATE,
         responses={200: ActivationResponseSerializer},
         auth=[],
     )
@@ -263,6 +265,7 @@ class SubmitResponseView(APIView):
             )
         ],
         request=SubmissionSerializer,
+        examples=examples.PHONE_RESPONSE,
         responses={201: SubmissionResponseSerializer},
     )
     def post(self, request, assessment_id):

@@ -21,6 +21,7 @@ from screening.services.profiles import (
 
 from ..models import MonitoringProfile
 from ..permissions import IsAdmin
+from . import examples
 
 # The standard ceiling of each source (clinical-reference §2): used when only the source changes.
 CEILING_OF_SOURCE = {
@@ -140,6 +141,7 @@ class MonitoringProfileListView(GenericAPIView):
         tags=["monitoring-profiles"],
         summary="Create the next version of a drug's profile; re-evaluates every active subject",
         request=ProfileInputSerializer,
+        examples=examples.PROFILE,
         responses={
             201: ProfileVersionSerializer,
             400: OpenApiResponse(description="Invalid fields."),

@@ -11,6 +11,7 @@ from screening.services.submissions import STAFF_SOURCES, SubmissionRejected, en
 from ..models import Response
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
+from . import examples
 
 
 class ScoreSerializer(StrictSerializer):
@@ -99,6 +100,7 @@ class SubjectResponsesView(generics.ListAPIView):
             "is only for clinician instruments. `completed_at` may not be in the future."
         ),
         request=StaffEntrySerializer,
+        examples=examples.STAFF_RESPONSE,
         responses={201: ResponseSerializer},
     )
     def post(self, request, *args, **kwargs):

@@ -20,6 +20,7 @@ from ..models import Schedule, ScheduleEntry, Site
 from ..models.schedules import entry_timing_errors
 from ..permissions import IsAdminForWrites
 from ..selectors import visible_schedules
+from . import examples
 from .admin_api import validate_timezone_name
 
 
@@ -32,12 +33,29 @@ class EntrySerializer(StrictSerializer):
         required=False, help_text="Keep (and change) this current entry; omit for a new one."
     )
     instrument = serializers.CharField(source="instrument_code", max_length=32)
-    offset_days = serializers.IntegerField(min_value=0, max_value=occurrences.MAX_DAY)
+    offset_days = serializers.IntegerField(
+        min_value=0,
+        max_value=occurrences.MAX_DAY,
+        help_text="Day after treatment start of the first occurrence (0 = the start day).",
+    )
     repeat_every_days = serializers.IntegerField(
-        min_value=1, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=1,
+        max_value=occurrences.MAX_DAY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Repeat every this many days after offset_days; omit or null for once. A "
+        "repeating entry needs until_day.",
     )
     until_day = serializers.IntegerField(
-        min_value=0, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=0,
+        max_value=occurrences.MAX_DAY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required for a repeating entry (with repeat_every_days): the last day after "
+        "treatment start an occurrence may fall on (e.g. 168 for 24 weeks); there is no default, "
+        "so a schedule always has an end. Ignored when the entry does not repeat.",
     )
     time_of_day = serializers.TimeField(format="%H:%M")
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 60)
@@ -146,6 +164,7 @@ class ScheduleListCreateView(ListAPIView):
         tags=["schedules"],
         summary="Create a schedule (admin)",
         request=ScheduleCreateSerializer,
+        examples=examples.SCHEDULE,
         responses={201: ScheduleSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -193,6 +212,7 @@ class ScheduleDetailView(APIView):
             "`POST schedules/{id}/edit-preview/` with the same body shows what would change."
         ),
         request=ScheduleUpdateSerializer,
+        examples=examples.SCHEDULE_EDIT,
         responses=ScheduleSerializer,
     )
     def patch(self, request, pk):
@@ -264,6 +284,7 @@ class ScheduleEditPreviewView(APIView):
             "missed assessments never change."
         ),
         request=ScheduleUpdateSerializer,
+        examples=examples.SCHEDULE_EDIT,
         responses=EditPreviewSerializer,
     )
     def post(self, request, pk):

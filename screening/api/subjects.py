@@ -20,6 +20,7 @@ from ..models import Assessment, RegimenChange, Schedule, Site, Subject
 from ..permissions import IsStaffUser
 from ..phones import E164PhoneField
 from ..selectors import visible_sites, visible_subjects
+from . import examples
 from .admin_api import validate_timezone_name
 
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z"
@@ -210,6 +211,7 @@ class SubjectListCreateView(generics.ListAPIView):
         tags=["subjects"],
         summary="Enrol a subject; its assessments are created at once",
         request=SubjectCreateSerializer,
+        examples=examples.SUBJECT,
         responses={201: SubjectSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -259,6 +261,7 @@ class SubjectDetailView(APIView):
         tags=["subjects"],
         summary="Change a subject's details (audited)",
         request=SubjectUpdateSerializer,
+        examples=examples.SUBJECT_UPDATE,
         responses=SubjectSerializer,
     )
     def patch(self, request, pk):
@@ -292,6 +295,7 @@ class SubjectWithdrawView(APIView):
         tags=["subjects"],
         summary="Withdraw a subject: cancel its future assessments, keep all its data",
         request=WithdrawSerializer,
+        examples=examples.WITHDRAW,
         responses=SubjectSerializer,
     )
     def post(self, request, pk):
@@ -331,6 +335,7 @@ class SubjectRegimenChangesView(generics.ListAPIView):
         tags=["subjects"],
         summary="Record a regimen change (audited; queues an evaluation)",
         request=RegimenChangeCreateSerializer,
+        examples=examples.REGIMEN_CHANGE,
         responses={201: RegimenChangeSerializer},
     )
     def post(self, request, pk):
