@@ -98,8 +98,9 @@ class SubjectCreateSerializer(SubjectFieldsSerializer):
 
 
 class SubjectUpdateSerializer(SubjectFieldsSerializer):
-    def validate(self, attrs):
-        forbidden = {"site", "status", "regimen"} & set(self.initial_data)
+    def to_internal_value(self, data):
+        # Said before the unknown-field check, which would only call them unknown.
+        forbidden = {"site", "status", "regimen"} & set(data) if isinstance(data, dict) else set()
         if forbidden:
             raise serializers.ValidationError(
                 {
@@ -107,7 +108,7 @@ class SubjectUpdateSerializer(SubjectFieldsSerializer):
                     for field in sorted(forbidden)
                 }
             )
-        return attrs
+        return super().to_internal_value(data)
 
 
 class SubjectSerializer(StrictModelSerializer):

@@ -155,3 +155,15 @@ def test_every_serializer_of_the_project_refuses_unknown_fields():
                 lax.append(f"{module.__name__}.{name}")
 
     assert lax == []
+
+
+def test_a_known_but_unchangeable_subject_field_says_why_rather_than_unknown(admin_client_api):
+    subject = SubjectFactory()
+
+    response = admin_client_api.patch(
+        f"/api/v1/subjects/{subject.pk}/", {"site": "other", "nickname": "x"}, format="json"
+    )
+
+    assert fields_of(response) == {
+        "site": ["Cannot be changed here (see withdraw and regimen-changes)."]
+    }
