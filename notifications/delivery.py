@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notifications.models import Alert, Channel, Delivery
-from notifications.recipients import usable_channels
+from notifications.recipients import alert_recipients, usable_channels
 from notifications.transports import TransportError, get_transport
 from screening.models import SiteMembership
 
@@ -54,27 +54,36 @@ class DeliveryRetry(Exception):
 
 
 @transaction.atomic
-def plan_deliveries(*, alert: Alert, tier: int = 1) -> list[Delivery]:
-    """Create the deliveries of an alert to the active members of a tier at the subject's site.
+def plan_deliveries(*, alert: Alert, tier: int = 1, note: str = "") -> list[Delivery]:
+    """Create the deliveries of an alert's current revision to the recipients of a tier.
 
-    One row per recipient and channel (existing rows are kept, never doubled); the deliver task of
-    each pending row is sent after commit. Returns the tier's deliveries of this alert.
+    Recipients are the tier's active clinicians at the subject's site, or the fallback recipients
+    when the site has none (``recipients.alert_recipients``). One row per recipient, channel and
+    alert revision (existing rows are kept, never doubled); the deliver task of each pending row
+    is sent after commit. ``note`` says why this message (what changed). Returns the deliveries.
     """
-    User = get_user_model()
+    users, fallback_note = alert_recipients(alert.subject.site, tier=tier)
+    user_ids = [user.pk for user in users]
     members = (
-        User.objects.filter(
-            is_active=True,
-            site_memberships__site_id=alert.subject.site_id,
-            site_memberships__escalation_tier=tier,
-        )
+        get_user_model()
+        .objects.filter(pk__in=user_ids)
         .prefetch_related(Prefetch("alert_channels", queryset=Channel.objects.order_by("kind")))
         .order_by("pk")
     )
+    text = " ".join(part for part in (note, fallback_note) if part)
     rows = [
-        Delivery(alert=alert, channel=channel, recipient=user, tier=tier)
+        Delivery(
+            alert=alert,
+            channel=channel,
+            recipient=user,
+            tier=tier,
+            revision=alert.revision,
+            note=text,
+        )
         for user in members
         for channel in usable_channels(user)
     ]
+    Alert.objects.filter(pk=alert.pk).update(paged_at=timezone.now())
     if not rows:
         logger.error(
             "alert has no recipient at this tier",
@@ -88,9 +97,9 @@ def _create_and_send(alert: Alert, rows: list[Delivery]) -> list[Delivery]:
     """Insert the rows (ignoring those that exist) and send the task of each pending one."""
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     deliveries = list(
-        Delivery.objects.filter(alert=alert, channel__in=[row.channel for row in rows]).order_by(
-            "created_at", "id"
-        )
+        Delivery.objects.filter(
+            alert=alert, revision=rows[0].revision, channel__in=[row.channel for row in rows]
+        ).order_by("created_at", "id")
     )
     for delivery in deliveries:
         if delivery.status == Delivery.Status.PENDING:
@@ -233,12 +242,19 @@ def fall_back(failed: Delivery) -> list[Delivery]:
         usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
     )
     already = set(
-        Delivery.objects.filter(alert_id=failed.alert_id, channel__in=candidates).values_list(
-            "channel_id", flat=True
-        )
+        Delivery.objects.filter(
+            alert_id=failed.alert_id, revision=failed.revision, channel__in=candidates
+        ).values_list("channel_id", flat=True)
     )
     rows = [
-        Delivery(alert=failed.alert, channel=channel, recipient=recipient, tier=failed.tier)
+        Delivery(
+            alert=failed.alert,
+            channel=channel,
+            recipient=recipient,
+            tier=failed.tier,
+            revision=failed.revision,
+            note=failed.note,
+        )
         for channel in candidates
         if channel.pk not in already
     ]

@@ -46,9 +46,14 @@ def alert_context(alert: Alert) -> dict:
     }
 
 
+def delivery_context(delivery: Delivery) -> dict:
+    """Return what this message adds to the alert: its tier, revision and why it was sent."""
+    return {"tier": delivery.tier, "revision": delivery.revision, "note": delivery.note}
+
+
 def render_email(delivery: Delivery) -> tuple[str, str]:
     """Return the subject line and plain-text body of an alert email."""
-    context = {**alert_context(delivery.alert), "tier": delivery.tier}
+    context = {**alert_context(delivery.alert), **delivery_context(delivery)}
     subject = render_to_string("notifications/alert_email_subject.txt", context)
     body = render_to_string("notifications/alert_email_body.txt", context)
     return " ".join(subject.split()), body
@@ -56,7 +61,8 @@ def render_email(delivery: Delivery) -> tuple[str, str]:
 
 def render_sms(delivery: Delivery) -> str:
     """Return the short text of an alert SMS."""
-    text = render_to_string("notifications/alert_sms.txt", alert_context(delivery.alert))
+    context = {**alert_context(delivery.alert), **delivery_context(delivery)}
+    text = render_to_string("notifications/alert_sms.txt", context)
     return " ".join(text.split())
 
 
@@ -73,6 +79,8 @@ def webhook_body(delivery: Delivery) -> bytes:
             "reasons": list(alert.reasons),
             "recommended_actions": list(alert.recommended_actions),
             "escalation_tier": delivery.tier,
+            "revision": delivery.revision,
+            "note": delivery.note,
             "created_at": alert.created_at.isoformat(),
             "subject": {
                 "id": str(alert.subject.id),

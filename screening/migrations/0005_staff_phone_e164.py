@@ -27,7 +27,7 @@ def phones_to_e164(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0003_access_token_expiry'),
+        ('screening', '0004_site_inform_coordinators_high_escalation'),
     ]
 
     operations = [
