@@ -24,7 +24,7 @@ def createsuperuser_command(environ=os.environ, debug: bool | None = None) -> st
     if debug and not environ.get("DJANGO_SECRET_KEY"):
         env.append("DJANGO_DEBUG=1")
     elif environ.get("DJANGO_SECRET_KEY"):
-        env.append("DJANGO_SECRET_KEY=<the same key>")
+        env.append("DJANGO_SECRET_KEY=" + shlex.quote("<the same key>"))
     if environ.get("DATABASE_URL"):
         env.append(f"DATABASE_URL={shlex.quote(masked_url(environ['DATABASE_URL']))}")
     elif environ.get("VAR_DIR"):
