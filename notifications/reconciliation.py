@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import connection
 from django.db.models import (
     Case,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
@@ -33,7 +35,7 @@ from django.db.models import (
     QuerySet,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from notifications.models import Alert, Delivery
@@ -44,6 +46,17 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
+def _minutes_as_duration(minutes):
+    """A whole number of minutes as a duration, on PostgreSQL and on SQLite (the embedded default).
+
+    PostgreSQL multiplies an interval; SQLite cannot multiply a duration, but stores one as
+    microseconds, so the product in microseconds cast to a duration is the same value.
+    """
+    if connection.vendor == "postgresql":
+        return minutes * timedelta(minutes=1)
+    return Cast(minutes * 60_000_000, output_field=DurationField())
+
+
 def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
     """Annotate alerts with ``was_sent``, ``in_flight`` and ``delivery_deadline``."""
     deliveries = Delivery.objects.filter(alert=OuterRef("pk"))
@@ -52,7 +65,7 @@ def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
         default=F("profile__high_escalation_minutes"),
     )
     deadline = ExpressionWrapper(
-        Coalesce("paged_at", "escalated_at", "created_at") + minutes * timedelta(minutes=1),
+        Coalesce("paged_at", "escalated_at", "created_at") + _minutes_as_duration(minutes),
         output_field=DateTimeField(),
     )
     return alerts.annotate(
