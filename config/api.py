@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse, QueryDict
@@ -34,7 +35,13 @@ class ApiError(exceptions.APIException):
         super().__init__(detail=message, code=code)
 
 
-class StrictFieldsMixin:
+if TYPE_CHECKING:  # the mixin's base for the type checker; at run time it precedes a serializer
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
+
+
+class StrictFieldsMixin(_SerializerBase):
     """Refuse a body field the serializer does not declare: a 400 naming it, never dropped.
 
     Applies to nested serializers too (``regimen.weight_kg``). Query strings (a ``QueryDict``)
@@ -120,8 +127,9 @@ def exception_handler(exc, context):
             fields, message = _flatten(detail), "The request could not be processed."
         else:
             fields, message = {}, str(detail)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."
+        # (Throttled sets ``wait`` in __init__; the stubs do not declare it)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]
+            message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."  # type: ignore[attr-defined]
         response.data = error_body(code, message, fields)
     return response
 
@@ -132,7 +140,7 @@ class Pagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
-    ordering = "-created_at"
+    ordering: str | tuple[str, ...] = "-created_at"
 
 
 def json_not_found(request, exception=None):
@@ -165,7 +173,7 @@ class ErrorDetailSerializer(StrictSerializer):
 
     code = serializers.CharField(help_text="A machine-readable code such as `not_found`.")
     message = serializers.CharField(help_text="A human-readable explanation.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a field named like the attribute
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Per-field messages (empty when the error is not about a field).",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from typing import Any
 
 import dj_database_url
 
@@ -30,15 +31,17 @@ def ensure_database(url: str) -> str | None:
     import psycopg
     from psycopg import sql
 
-    name = config["NAME"]
-    params = {
-        "host": config.get("HOST") or "127.0.0.1",
-        "port": config.get("PORT") or 5432,
-        "user": config.get("USER") or None,
+    name = str(config["NAME"])
+    host, port = str(config.get("HOST") or "127.0.0.1"), int(config.get("PORT") or 5432)
+    user = str(config.get("USER") or "")
+    params: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "user": user or None,
         "password": config.get("PASSWORD") or None,
         "connect_timeout": 10,
     }
-    where = f"{params['host']}:{params['port']}"
+    where = f"{host}:{port}"
     try:
         psycopg.connect(dbname=name, **params).close()
         return None
@@ -46,8 +49,7 @@ def ensure_database(url: str) -> str | None:
         if getattr(exc, "sqlstate", None) != "3D000" and "does not exist" not in str(exc):
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(
-                f"cannot connect to PostgreSQL at {where} as {params['user'] or 'default user'}: "
-                f"{reason}"
+                f"cannot connect to PostgreSQL at {where} as {user or 'default user'}: {reason}"
             ) from None
     try:
         with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
@@ -56,10 +58,9 @@ def ensure_database(url: str) -> str | None:
         return None  # created meanwhile by someone else
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        owner = f" -O {shlex.quote(params['user'])}" if params["user"] else ""
+        owner = f" -O {shlex.quote(user)}" if user else ""
         command = (
-            f"createdb -h {shlex.quote(str(params['host']))} -p {params['port']} -U postgres"
-            f"{owner} {shlex.quote(name)}"
+            f"createdb -h {shlex.quote(host)} -p {port} -U postgres{owner} {shlex.quote(name)}"
         )
         raise DatabaseUnavailable(
             f'database "{name}" does not exist at {where} and could not be created ({reason}); '

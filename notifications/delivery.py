@@ -26,9 +26,8 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notifications.models import Alert, Channel, Delivery
-from notifications.recipients import alert_recipients, usable_channels
+from notifications.recipients import alert_recipients, may_receive, usable_channels
 from notifications.transports import TransportError, get_transport
-from screening.models import SiteMembership
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +154,7 @@ def deliver(delivery_id) -> str:
         return _record_failure(
             delivery, TransportError("no outcome after the maximum attempts", permanent=False)
         )
-    if not SiteMembership.objects.filter(
-        user_id=delivery.recipient_id, site_id=delivery.alert.subject.site_id
-    ).exists():
+    if not may_receive(delivery.recipient_id, delivery.alert.subject.site_id):
         # Left the site since planning: they may no longer see this subject's data.
         _finish(delivery, Delivery.Status.CANCELLED, error="recipient left the site")
         return Delivery.Status.CANCELLED

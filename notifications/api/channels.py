@@ -39,7 +39,7 @@ class ChannelInputSerializer(StrictSerializer):
             return attrs
         validator, message = ADDRESS_VALIDATORS[kind]
         try:
-            validator(address)
+            validator(address)  # type: ignore[operator]  # validator instances are callable
         except DjangoValidationError:
             raise serializers.ValidationError({"address": [message]}) from None
         if kind == Channel.Kind.EMAIL:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -82,7 +84,7 @@ class ScheduleEntryInline(admin.TabularInline):
         return super().get_queryset(request).filter(retired_at__isnull=True)
 
     def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
+        formset = cast(type[ScheduleEntryFormSet], super().get_formset(request, obj, **kwargs))
         formset.request = request
         return formset
 

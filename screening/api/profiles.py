@@ -23,7 +23,8 @@ from ..models import MonitoringProfile
 from ..permissions import IsAdmin
 from . import examples
 
-# The standard ceiling of each source (clinical-reference §2): used when only the source changes.
+# The standard ceiling of each source (docs/clinical-reference.md §2): used when only the source
+# changes.
 CEILING_OF_SOURCE = {
     MonitoringProfile.CeilingSource.WHO_2014: Decimal("35"),
     MonitoringProfile.CeilingSource.LABEL: Decimal("30"),
@@ -40,7 +41,14 @@ class MonitoringProfileSerializer(StrictModelSerializer):
 
     class Meta:
         model = MonitoringProfile
-        fields = ("id", "drug", "version", *PROFILE_FIELDS, "created_by", "created_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "drug",
+            "version",
+            *PROFILE_FIELDS,
+            "created_by",
+            "created_at",
+        )
         read_only_fields = fields
 
 

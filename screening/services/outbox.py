@@ -7,6 +7,7 @@ task by name so that it never imports ``notifications``.
 """
 
 import logging
+from uuid import UUID
 
 from django.db import transaction
 
@@ -18,7 +19,9 @@ logger = logging.getLogger(__name__)
 EVALUATE_TASK = "notifications.evaluate_subject"
 
 
-def request_evaluation(*, subject: Subject, reason: str, source_id: str = "") -> EvaluationRequest:
+def request_evaluation(
+    *, subject: Subject, reason: str, source_id: str | UUID = ""
+) -> EvaluationRequest:
     """Write an outbox row for the subject and send the evaluation task after commit."""
     request = EvaluationRequest.objects.create(
         subject=subject, reason=reason, source_id=str(source_id)

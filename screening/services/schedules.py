@@ -42,8 +42,9 @@ def _entry_audit(entry: ScheduleEntry) -> dict:
 def _make_default(schedule: Schedule) -> None:
     # One default per site: the new default replaces the old one. The site row is locked so that
     # two concurrent changes of the default queue up instead of colliding on the constraint.
-    Site.objects.select_for_update().filter(pk=schedule.site_id).first()
-    Schedule.objects.filter(site_id=schedule.site_id, is_default=True).exclude(
+    # (a schedule without a site: site_id None is a valid lookup, IS NULL)
+    Site.objects.select_for_update().filter(pk=schedule.site_id).first()  # type: ignore[misc]
+    Schedule.objects.filter(site_id=schedule.site_id, is_default=True).exclude(  # type: ignore[misc]
         pk=schedule.pk
     ).update(is_default=False, updated_at=timezone.now())
 
@@ -191,8 +192,9 @@ def apply_schedule_edit(
     if entries is not None:
         current = {e.pk: e for e in schedule.entries.filter(retired_at__isnull=True)}
         kept: set = set()
-        added, edited = [], []
-        pending = []
+        added: list[ScheduleEntry] = []
+        edited: list[dict] = []
+        pending: list[tuple[ScheduleEntry | None, dict]] = []
         for entry in entries:
             entry = dict(entry)
             entry_id = entry.pop("id", None)
@@ -205,7 +207,7 @@ def apply_schedule_edit(
             else:
                 pending.append((None, entry))
         # Entries without id are matched after every id is claimed.
-        matched = []
+        matched: list[tuple[ScheduleEntry, dict]] = []
         for existing, entry in pending:
             if existing is None:
                 existing = _match(current, kept, entry)

@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 from tests.factories import DeliveryFactory
 
 
+@pytest.mark.slow
 def test_without_email_host_the_backend_writes_files_under_var_mail(tmp_path):
     env = {
         key: value

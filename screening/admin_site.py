@@ -3,7 +3,7 @@
 Who gets in: active admins (``is_staff``, who see everything, as in the API) and active members
 of a site (clinicians and coordinators), who see only their sites' data, exactly as in the API:
 another site's object is "not found". Each model admin says how its rows reach a site
-(``screening.admin.base.SiteScopedAdmin``).
+(``screening.admin.base.SiteScopedAdmin``). ``config.apps`` makes it the default admin site.
 """
 
 from django.contrib.admin import AdminSite
