@@ -111,9 +111,10 @@ def test_post_cmax_result_converts_the_unit(client, subject, value, unit, expect
 
 
 def test_post_the_same_lab_reference_and_content_again_returns_the_stored_result(client, subject):
-    first = client.post(url(subject), body(), format="json")
+    payload = body()  # once: two calls of body() a second apart differ in sampled_at
+    first = client.post(url(subject), payload, format="json")
 
-    again = client.post(url(subject), body(), format="json")
+    again = client.post(url(subject), payload, format="json")
 
     assert again.status_code == 200
     assert again.json() == first.json()
