@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from screening import crypto
@@ -136,9 +137,12 @@ def reminder_text(assessment: Assessment) -> str:
     from zoneinfo import ZoneInfo
 
     closes = assessment.closes_at.astimezone(ZoneInfo(assessment.subject.timezone))
+    page = reverse("subject-home")
+    link = f"{settings.PUBLIC_BASE_URL}{page}" if settings.PUBLIC_BASE_URL else page
     return (
         "You have a study questionnaire to complete. Please open the study page on your phone "
-        f"and answer it before {closes:%Y-%m-%d %H:%M} ({assessment.subject.timezone}).\n"
+        f"and answer it before {closes:%Y-%m-%d %H:%M} ({assessment.subject.timezone}):\n"
+        f"{link}\n"
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 if TYPE_CHECKING:
     from notifications.models import Alert, Delivery
@@ -26,6 +27,7 @@ def alert_context(alert: Alert) -> dict:
     """Return the plain values every alert message shows."""
     subject = alert.subject
     path = f"/api/v1/alerts/{alert.id}/acknowledge/"
+    desk_path = reverse("desk-alert", kwargs={"alert_id": alert.id})
     return {
         "alert_id": str(alert.id),
         "study_id": subject.study_id,
@@ -43,6 +45,8 @@ def alert_context(alert: Alert) -> dict:
         "escalation_tier": alert.escalation_tier,
         "acknowledge_url": f"{settings.PUBLIC_BASE_URL}{path}" if settings.PUBLIC_BASE_URL else "",
         "acknowledge_path": path,
+        "desk_url": f"{settings.PUBLIC_BASE_URL}{desk_path}" if settings.PUBLIC_BASE_URL else "",
+        "desk_path": desk_path,
     }
 
 

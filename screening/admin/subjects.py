@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 
 from screening.admin.base import SiteScopedAdmin, TimezoneFormMixin
@@ -17,6 +17,7 @@ from screening.models import (
     Subject,
 )
 from screening.phones import InvalidPhoneNumber, to_e164
+from screening.selectors import untranslated_instruments
 from screening.services import enrolment
 
 
@@ -116,6 +117,13 @@ class SubjectAdmin(SiteScopedAdmin):
                 )
                 obj.pk = subject.pk
                 obj._state.adding = False
+                missing = untranslated_instruments(subject)
+                if missing:
+                    messages.warning(
+                        request,
+                        f"No {subject.language} translation of {', '.join(missing)}: the "
+                        "subject's pages will show them in English.",
+                    )
                 return
             fields = {
                 name: data[name]

@@ -49,6 +49,7 @@ class ResponseSerializer(StrictModelSerializer):
             "completed_at",
             "received_at",
             "source",
+            "language",
             "valid",
             "score",
             "assessment",

@@ -235,3 +235,23 @@ def test_admin_object_names_are_readable():
     assert str(subject) == "CPT:CPT-001"
     assert str(member) == "dr.k (clinician, tier 1) at CPT"
     assert str(member.user.staff_profile) == "dr.k"
+
+
+def test_admin_enrolment_warns_of_instruments_without_the_subjects_language(admin_browser):
+    site = SiteFactory(timezone="Africa/Johannesburg")
+    schedule = ScheduleFactory(site=site)
+    ScheduleEntryFactory(schedule=schedule, repeat_every_days=None, until_day=None)
+    response = admin_browser.post(
+        "/admin/screening/subject/add/",
+        {
+            "site": site.pk,
+            "study_id": "ADM-AF",
+            "timezone": "Africa/Johannesburg",
+            "language": "af",
+            "treatment_start": "2025-03-03",
+            "schedule": schedule.pk,
+            "sex": "",
+        },
+        follow=True,
+    )
+    assert "No af translation of PHQ-9" in response.content.decode()

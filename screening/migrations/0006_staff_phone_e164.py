@@ -27,7 +27,7 @@ def phones_to_e164(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0004_site_inform_coordinators_high_escalation'),
+        ('screening', '0005_response_language'),
     ]
 
     operations = [
