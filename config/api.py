@@ -41,13 +41,11 @@ else:
     _SerializerBase = object
 
 
+# The project's serializers refuse a body field they do not declare: a 400 naming it, never
+# dropped. Nested serializers too (``regimen.weight_kg``). Query strings (a ``QueryDict``) are not
+# checked: they carry pagination and other parameters of the view. (Comments, not docstrings:
+# drf-spectacular would show a docstring as the description of every serializer in the schema.)
 class StrictFieldsMixin(_SerializerBase):
-    """Refuse a body field the serializer does not declare: a 400 naming it, never dropped.
-
-    Applies to nested serializers too (``regimen.weight_kg``). Query strings (a ``QueryDict``)
-    are not checked: they carry pagination and other parameters of the view.
-    """
-
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and not isinstance(data, QueryDict):
             unknown = sorted(str(key) for key in data if key not in self.fields)
@@ -57,11 +55,11 @@ class StrictFieldsMixin(_SerializerBase):
 
 
 class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The project's base serializer (see StrictFieldsMixin)."""
+    pass
 
 
 class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """The project's base model serializer (see StrictFieldsMixin)."""
+    pass
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from screening.admin.base import SiteScopedAdmin
 
-from .models import Alert
+from .models import Alert, ExportJob
 from .reconciliation import undeliverable_alerts
 
 
@@ -43,4 +43,21 @@ class AlertAdmin(SiteScopedAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Export jobs, read only: who asked for what, how far it got, its files."""
+
+    list_display = ("id", "dataset", "status", "requested_by", "rows_written", "created_at")
+    list_filter = ("status", "dataset")
+    list_select_related = ("requested_by",)
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in ExportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -128,6 +128,8 @@ def test_every_serializer_of_the_project_refuses_unknown_fields():
         "questionnaires.api.views",
         "notifications.api.alerts",
         "notifications.api.channels",
+        "notifications.api.exports",
+        "notifications.api.fhir",
         *(
             f"screening.api.{name}"
             for name in (

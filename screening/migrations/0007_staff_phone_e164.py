@@ -27,7 +27,7 @@ def phones_to_e164(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0005_response_language'),
+        ('screening', '0006_audit_export_action'),
     ]
 
     operations = [
