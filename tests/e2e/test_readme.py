@@ -2,7 +2,7 @@
 
 The requests are read out of README.md (the ``<!-- first-session: NAME -->`` code blocks), so the
 README cannot drift from what the service accepts. ``{name}`` placeholders are filled from earlier
-answers (ids, tokens, the activation code) or the clock (``{today}``, ``{an_hour_ago}``). The
+answers (ids, tokens, the activation code) or the clock (``{yesterday}``, ``{an_hour_ago}``). The
 web side is pytest-django's live server; a real Celery worker evaluates and emails through an
 SMTP sink.
 """
@@ -86,9 +86,10 @@ def test_the_readme_first_session_ends_in_a_clinicians_alert_email(live_server, 
     get_user_model().objects.create_superuser(
         username="admin", password="a-Long-pass-4821", email="admin@example.org"
     )
+    # Treatment started yesterday (site time): the day-0 forms (09:00, open 72 h) are open now.
     today = timezone.now().astimezone(ZoneInfo("Africa/Johannesburg")).date()
     values = {
-        "today": today.isoformat(),
+        "yesterday": (today - timedelta(days=1)).isoformat(),
         "an_hour_ago": (timezone.now() - timedelta(hours=1)).replace(microsecond=0).isoformat(),
     }
     # What each step's answer gives to the steps after it.
