@@ -27,6 +27,7 @@ run: $(STAMP)
 	@mkdir -p $${VAR_DIR:-var}
 	@if [ -z "$$DJANGO_SECRET_KEY" ]; then export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; fi; \
 	set -e; \
+	$(BIN)/python -m config.ensure_database; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py createcachetable; \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0; \

@@ -43,7 +43,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ScreeningAdminConfig",  # django.contrib.admin, scoped to sites
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "phonenumber_field",
     "csp",
     "questionnaires",
     "screening",
@@ -118,6 +119,10 @@ LANGUAGES = [("en", "English"), ("af", "Afrikaans")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Phone numbers (django-phonenumber-field): international form in, E.164 stored and shown; no
+# default region, so a number without its country code is refused (screening/phones.py).
+PHONENUMBER_DEFAULT_REGION = None
+PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 # --- Sessions: staff sign in to the clinician desk; subjects' phones keep a long session ---------
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))  # staff: 8 h
@@ -322,11 +327,14 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = 20
+# Without an SMTP server (development), every email is written as a readable message file under
+# var/mail/ (Django's file backend), never into the worker's JSON log.
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
+    else "django.core.mail.backends.filebased.EmailBackend"
 )
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "screening@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from screening.admin.audited import AuditedAdminMixin
+from screening.admin.base import SiteScopedAdmin
 
 from .models import Alert, Channel, ExportJob
 from .reconciliation import undeliverable_alerts
@@ -24,7 +25,8 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(SiteScopedAdmin):
+    site_path = "subject__site"
     list_display = ("id", "subject", "category", "severity", "status", "created_at")
     list_filter = (DeliveryStateFilter, "status", "category", "severity")
     search_fields = ("subject__study_id",)

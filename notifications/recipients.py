@@ -12,6 +12,7 @@ from django.db.models import Min, Q, QuerySet
 from notifications.models import Channel
 from screening.audit import record_audit
 from screening.models import SiteMembership
+from screening.phones import to_e164
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,11 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
 
     Returns the channel, the clear webhook signing secret (shown once; "" for other kinds) and
     whether the channel is new. Raises ``ChannelExists`` if the same channel is already in use.
-    Audited.
+    Audited. An SMS address is checked and stored in E.164 (``screening.phones``, the rule of
+    users' phones too); an invalid one raises ``InvalidPhoneNumber``.
     """
+    if kind == Channel.Kind.SMS:
+        address = to_e164(address)
     secret = secrets.token_urlsafe(32) if kind == Channel.Kind.WEBHOOK else ""
     channel = (
         Channel.objects.select_for_update().filter(user=user, kind=kind, address=address).first()

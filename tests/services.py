@@ -40,11 +40,33 @@ def unreachable_services() -> list[str]:
     return problems
 
 
+def ensure_named_database() -> str | None:
+    """Create the database TEST_DATABASE_URL names if missing (pytest uses test_<name> beside it).
+
+    ``makemigrations --check`` in ``make test`` connects to it to check the migration history;
+    without it Django warns "database ... does not exist" and the check is weaker.
+    """
+    from config.ensure_database import ensure_database
+
+    return ensure_database(os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
 def main() -> int:
     problems = unreachable_services()
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    from config.ensure_database import DatabaseUnavailable
+
+    try:
+        created = ensure_named_database()
+    except DatabaseUnavailable as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    if created:
+        print(f'Created the database "{created}" that TEST_DATABASE_URL names.')
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from notifications.alerts import AlertConflict, AlertForbidden, acknowledge_alert, resolve_alert
+from screening.api.examples import example
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
 from screening.permissions import IsStaffUser
@@ -39,12 +40,12 @@ def visible_alerts(user) -> QuerySet[Alert]:
     )
 
 
-class UserRefSerializer(serializers.Serializer):
+class UserRefSerializer(StrictSerializer):
     id = serializers.UUIDField(help_text="The staff user's public id.")
     username = serializers.CharField()
 
 
-class AlertSubjectSerializer(serializers.ModelSerializer):
+class AlertSubjectSerializer(StrictModelSerializer):
     site = serializers.CharField(source="site.code", help_text="The site's code.")
 
     class Meta:
@@ -52,18 +53,18 @@ class AlertSubjectSerializer(serializers.ModelSerializer):
         fields = ("id", "study_id", "site")
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictSerializer):
     rule = serializers.CharField()
     text = serializers.CharField()
     inputs = serializers.DictField(help_text="Thresholds and input values, with evidence ids.")
 
 
-class EvidenceSerializer(serializers.Serializer):
+class EvidenceSerializer(StrictSerializer):
     responses = serializers.ListField(child=serializers.UUIDField())
     cmax_results = serializers.ListField(child=serializers.UUIDField())
 
 
-class ResolutionSerializer(serializers.Serializer):
+class ResolutionSerializer(StrictSerializer):
     action_taken = serializers.ChoiceField(choices=Alert.Action.choices)
     note = serializers.CharField(allow_blank=True)
     resolved_by = UserRefSerializer(allow_null=True)
@@ -76,7 +77,7 @@ def user_ref(user) -> dict | None:
     return {"id": str(user.staff_profile.public_id), "username": user.get_username()}
 
 
-class AlertSerializer(serializers.ModelSerializer):
+class AlertSerializer(StrictModelSerializer):
     subject = AlertSubjectSerializer(read_only=True)
     rules = serializers.ListField(child=serializers.CharField(), read_only=True)
     reasons = ReasonSerializer(many=True, read_only=True)
@@ -133,7 +134,7 @@ class AlertSerializer(serializers.ModelSerializer):
         }
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(StrictModelSerializer):
     channel = serializers.CharField(source="channel.kind", help_text="email, sms or webhook.")
     channel_id = serializers.UUIDField(read_only=True)
     recipient = serializers.SerializerMethodField()
@@ -265,7 +266,7 @@ class AcknowledgeView(AlertObjectMixin, GenericAPIView):
         return Response(self.detail(alert.pk))
 
 
-class ResolveInputSerializer(serializers.Serializer):
+class ResolveInputSerializer(StrictSerializer):
     action_taken = serializers.ChoiceField(choices=Alert.Action.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
@@ -278,6 +279,12 @@ class ResolveView(AlertObjectMixin, GenericAPIView):
         tags=["alerts"],
         summary="Resolve an alert with the action taken; audited",
         request=ResolveInputSerializer,
+        examples=[
+            example(
+                "Referred",
+                {"action_taken": "referred", "note": "Seen the same day; referred to psychiatry."},
+            )
+        ],
         responses={
             200: AlertDetailSerializer,
             400: OpenApiResponse(description="Invalid action_taken or note."),

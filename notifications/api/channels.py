@@ -1,7 +1,5 @@
 """A staff user's alert channels: ``GET/POST /api/v1/users/{id}/channels/``."""
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.urls import path
@@ -10,13 +8,14 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from notifications.recipients import ChannelExists, add_channel
+from screening.api.examples import example
+from screening.phones import InvalidPhoneNumber, to_e164
 from screening.selectors import is_admin, staff_user_by_public_id
 
 from ..models import Channel
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ADDRESS_VALIDATORS = {
     Channel.Kind.EMAIL: (EmailValidator(), "Enter a valid email address."),
     Channel.Kind.WEBHOOK: (
@@ -26,17 +25,17 @@ ADDRESS_VALIDATORS = {
 }
 
 
-class ChannelInputSerializer(serializers.Serializer):
+class ChannelInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Channel.Kind.choices)
     address = serializers.CharField(max_length=500)
 
     def validate(self, attrs):
         kind, address = attrs["kind"], attrs["address"]
         if kind == Channel.Kind.SMS:
-            if not E164.fullmatch(address):
-                raise serializers.ValidationError(
-                    {"address": ["Enter a phone number in E.164 form, e.g. +27821234567."]}
-                )
+            try:
+                attrs["address"] = to_e164(address)
+            except InvalidPhoneNumber as exc:
+                raise serializers.ValidationError({"address": [str(exc)]}) from None
             return attrs
         validator, message = ADDRESS_VALIDATORS[kind]
         try:
@@ -48,7 +47,7 @@ class ChannelInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(StrictModelSerializer):
     class Meta:
         model = Channel
         fields = [
@@ -107,12 +106,18 @@ class UserChannelsView(GenericAPIView):
         tags=["staff"],
         summary="Add an alert channel to a staff user",
         description=(
-            "`email`: an email address; `sms`: an E.164 phone number; `webhook`: an http(s) URL "
+            "`email`: an email address; `sms`: a phone number with its country code (stored in "
+            "E.164, as for users); `webhook`: an http(s) URL "
             "receiving a JSON POST signed with `X-Signature: sha256=<hex HMAC of the body>` and "
             "carrying the delivery id as `Idempotency-Key`. A webhook's `signing_secret` is "
             "returned once. Adding a broken or inactive channel again re-enables it (200)."
         ),
         request=ChannelInputSerializer,
+        examples=[
+            example("SMS", {"kind": "sms", "address": "+27 82 123 4567"}, "Stored in E.164."),
+            example("Email", {"kind": "email", "address": "ward7@clinic.example.org"}),
+            example("Webhook", {"kind": "webhook", "address": "https://pager.example.org/hook"}),
+        ],
         responses={
             201: CreatedChannelSerializer,
             200: CreatedChannelSerializer,

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from config.api import ApiError, ErrorSerializer
+from config.api import ApiError, ErrorSerializer, StrictModelSerializer, StrictSerializer
 from notifications.exports.datasets import DATASETS, ExportParameterError, all_columns
 from notifications.exports.dictionary import DICTIONARY_HEADER, dictionary_rows
 from notifications.exports.fhir_export import RESOURCE_TYPES, iter_resources
@@ -32,6 +32,7 @@ from notifications.exports.services import (
     stream_dataset_csv,
     stream_ndjson,
 )
+from screening.api.examples import example
 from screening.selectors import is_admin
 
 from ..models import ExportJob
@@ -50,7 +51,7 @@ def _parameter_error(exc: ExportParameterError) -> ApiError:
 SITE_PARAMETER = OpenApiParameter("site", str, description="Only this site (a site code).")
 
 
-class DatasetSerializer(serializers.Serializer):
+class DatasetSerializer(StrictSerializer):
     name = serializers.CharField()
     description = serializers.CharField()
     parameters = serializers.ListField(child=serializers.CharField())
@@ -79,7 +80,7 @@ class ExportListView(APIView):
         )
 
 
-class DictionaryEntrySerializer(serializers.Serializer):
+class DictionaryEntrySerializer(StrictSerializer):
     dataset = serializers.CharField()
     column = serializers.CharField()
     type = serializers.CharField()
@@ -185,13 +186,13 @@ class FhirNdjsonView(JsonErrorsMixin, APIView):
 # --- jobs ---------------------------------------------------------------------------------------
 
 
-class ExportFileSerializer(serializers.Serializer):
+class ExportFileSerializer(StrictSerializer):
     type = serializers.CharField(help_text="Dataset, or FHIR resource type.")
     url = serializers.CharField()
     count = serializers.IntegerField(help_text="Rows or resources in the file.")
 
 
-class ExportJobSerializer(serializers.ModelSerializer):
+class ExportJobSerializer(StrictModelSerializer):
     progress = serializers.IntegerField(read_only=True, help_text="Percent done, 0-100.")
     files = serializers.SerializerMethodField()
 
@@ -227,7 +228,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
         ]
 
 
-class ExportJobInputSerializer(serializers.Serializer):
+class ExportJobInputSerializer(StrictSerializer):
     dataset = serializers.ChoiceField(choices=[*DATASETS, "fhir"])
     site = serializers.CharField(required=False)
     instrument = serializers.CharField(required=False)
@@ -256,6 +257,10 @@ class ExportJobListView(APIView):
         tags=["exports"],
         summary="Queue an export job (CSV dataset, or `fhir` for Bulk Data NDJSON)",
         request=ExportJobInputSerializer,
+        examples=[
+            example("Responses of one site", {"dataset": "responses", "site": "cpt"}),
+            example("PHQ-9 responses only", {"dataset": "responses", "instrument": "PHQ-9"}),
+        ],
         responses={202: ExportJobSerializer, 400: ErrorSerializer},
     )
     def post(self, request):
@@ -332,7 +337,7 @@ class ExportJobFileView(JsonErrorsMixin, APIView):
 # --- the missed-data report ---------------------------------------------------------------------
 
 
-class MissedRowSerializer(serializers.Serializer):
+class MissedRowSerializer(StrictSerializer):
     site = serializers.CharField()
     instrument = serializers.CharField()
     scheduled = serializers.IntegerField(help_text="Not cancelled, window opened.")
@@ -346,7 +351,7 @@ class MissedRowSerializer(serializers.Serializer):
     )
 
 
-class MissedSubjectSerializer(serializers.Serializer):
+class MissedSubjectSerializer(StrictSerializer):
     subject_id = serializers.UUIDField()
     site = serializers.CharField()
     study_id = serializers.CharField()
@@ -355,7 +360,7 @@ class MissedSubjectSerializer(serializers.Serializer):
     current_missed_run = serializers.IntegerField()
 
 
-class MissedReportSerializer(serializers.Serializer):
+class MissedReportSerializer(StrictSerializer):
     generated_at = serializers.DateTimeField()
     by_site_and_instrument = MissedRowSerializer(many=True)
     subjects_with_consecutive_missed = MissedSubjectSerializer(many=True)

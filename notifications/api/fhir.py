@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from config.api import ApiError
+from config.api import ApiError, StrictSerializer
 from config.parsers import FhirJSONParser, JSONParser
 from notifications.exports.datasets import ExportParameterError
 from notifications.exports.fhir_export import RESOURCE_TYPES, cmax_observation
@@ -23,6 +23,7 @@ from notifications.exports.fhir_in import (
     parse_cmax_observation,
 )
 from notifications.exports.services import clean_parameters, queue_export
+from screening.api.examples import example
 from screening.models import CmaxResult
 from screening.selectors import visible_subjects
 from screening.services.cmax_results import CmaxConflict, ImplausibleCmax, record_cmax_result
@@ -36,6 +37,31 @@ from .exports import (
     visible_jobs,
 )
 from .formats import FHIR_JSON, FhirJSONRenderer
+
+_UCUM = "http://unitsofmeasure.org"
+_LOCAL = "urn:cycloserine-screening:observation-codes"
+OBSERVATION_EXAMPLE = example(
+    "A Cmax of 36.2 mg/L two hours after 750 mg",
+    {
+        "resourceType": "Observation",
+        "identifier": [{"system": "urn:cycloserine-screening:lab-reference", "value": "LAB-0001"}],
+        "status": "final",
+        "code": {"coding": [{"system": _LOCAL, "code": "cycloserine-cmax"}]},
+        "subject": {"reference": "Patient/3f0e2c1a-6b7d-4e8f-9a0b-1c2d3e4f5a6b"},
+        "effectiveDateTime": "2026-03-16T10:00:00+02:00",
+        "valueQuantity": {"value": 36.2, "unit": "mg/L", "system": _UCUM, "code": "mg/L"},
+        "component": [
+            {
+                "code": {"coding": [{"system": _LOCAL, "code": "hours-after-dose"}]},
+                "valueQuantity": {"value": 2, "system": _UCUM, "code": "h"},
+            },
+            {
+                "code": {"coding": [{"system": _LOCAL, "code": "dose-mg"}]},
+                "valueQuantity": {"value": 750, "system": _UCUM, "code": "mg"},
+            },
+        ],
+    },
+)
 
 
 class FhirViewMixin(APIView):
@@ -81,7 +107,7 @@ class FhirViewMixin(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-class BulkManifestSerializer(serializers.Serializer):
+class BulkManifestSerializer(StrictSerializer):
     transactionTime = serializers.DateTimeField()  # noqa: N815 - FHIR's name
     request = serializers.CharField()
     requiresAccessToken = serializers.BooleanField()  # noqa: N815
@@ -172,6 +198,7 @@ class FhirObservationView(FhirViewMixin, APIView):
         "umol/L, component hours-after-dose (h) and optionally dose-mg (mg). Errors are an "
         "OperationOutcome.",
         request={FHIR_JSON: OpenApiTypes.OBJECT},
+        examples=[OBSERVATION_EXAMPLE],
         responses={
             (201, FHIR_JSON): OpenApiTypes.OBJECT,
             (200, FHIR_JSON): OpenApiResponse(

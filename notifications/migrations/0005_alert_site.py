@@ -17,7 +17,7 @@ def copy_sites(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("notifications", "0004_export_job"),
-        ("screening", "0008_sweep_partial_indexes"),
+        ("screening", "0009_sweep_partial_indexes"),
     ]
 
     operations = [

@@ -5,6 +5,8 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api import StrictSerializer
+
 # A language tag such as "en", "pt-BR" or "zh-Hant-TW" (BCP 47, simplified; "_" is accepted).
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}")
 # Instrument codes are short: letters, digits, "-", "_" and "." (PHQ-9, NEURO-SX).
@@ -22,14 +24,14 @@ class AnswerValueField(serializers.Field):
         return value
 
 
-class InstrumentOptionSerializer(serializers.Serializer):
+class InstrumentOptionSerializer(StrictSerializer):
     value = AnswerValueField(
         read_only=True, help_text="What a response stores; for scored items the score (0–3)."
     )
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
 
 
-class InstrumentItemSerializer(serializers.Serializer):
+class InstrumentItemSerializer(StrictSerializer):
     code = serializers.CharField(read_only=True, help_text="The item's answer key.")
     text = serializers.CharField(read_only=True)
     type = serializers.ChoiceField(
@@ -45,7 +47,7 @@ class InstrumentItemSerializer(serializers.Serializer):
     scored = serializers.BooleanField(read_only=True)
 
 
-class InstrumentSerializer(serializers.Serializer):
+class InstrumentSerializer(StrictSerializer):
     """One instrument version rendered in one language (English fills any missing text)."""
 
     code = serializers.CharField(read_only=True, help_text="PHQ-9, GAD-7, NEURO-SX or BPNS.")
@@ -70,7 +72,7 @@ class InstrumentSerializer(serializers.Serializer):
     items = InstrumentItemSerializer(many=True, read_only=True)
 
 
-class InstrumentQuerySerializer(serializers.Serializer):
+class InstrumentQuerySerializer(StrictSerializer):
     """Query parameters of the instrument endpoints."""
 
     language = serializers.CharField(

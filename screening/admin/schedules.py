@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html_join
 
 from screening import occurrences
+from screening.admin.base import SiteScopedAdmin
 from screening.audit import record_audit
 from screening.models import (
     AuditEvent,
@@ -18,8 +23,47 @@ from screening.services import assessments, schedules
 PREVIEW_COUNT = 20
 
 
+def describe_edit(edit: schedules.ScheduleEdit) -> str:
+    """One paragraph on what a schedule edit changes, for the admin's preview."""
+    entries = edit.changes.get("entries", {"added": [], "changed": [], "retired": []})
+    return (
+        f"Preview only, nothing was saved. Entries: {len(entries['added'])} added, "
+        f"{len(entries['changed'])} changed, {len(entries['retired'])} retired, "
+        f"{edit.kept} unchanged. For the {edit.subjects} active subject(s) on this schedule: "
+        f"{edit.assessments.created} assessment(s) created, {edit.assessments.retimed} "
+        f"re-timed, {edit.assessments.cancelled} cancelled; opened, answered and missed "
+        "assessments stay as they are. Save to apply."
+    )
+
+
+class ScheduleEntryFormSet(BaseInlineFormSet):
+    """With the change form's preview button, computes the edit and shows it instead of saving."""
+
+    request = None
+
+    def clean(self):
+        super().clean()
+        request = self.request
+        if request is None or "_preview" not in request.POST or self.instance.pk is None:
+            return
+        if any(self.errors):
+            return
+        entries = []
+        for form in self.forms:
+            if form.instance.pk is None and not form.has_changed():
+                continue  # an empty extra row
+            values = {f: form.cleaned_data.get(f) for f in schedules.ENTRY_FIELDS}
+            values["reminder_hours"] = values["reminder_hours"] or []
+            if form.instance.pk is not None:
+                values["id"] = form.instance.pk
+            entries.append(values)
+        edit = schedules.preview_schedule_edit(schedule=self.instance, entries=entries)
+        raise ValidationError(describe_edit(edit), code="preview")
+
+
 class ScheduleEntryInline(admin.TabularInline):
     model = ScheduleEntry
+    formset = ScheduleEntryFormSet
     extra = 0
     fields = [
         "instrument_code",
@@ -39,6 +83,11 @@ class ScheduleEntryInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(retired_at__isnull=True)
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = cast(type[ScheduleEntryFormSet], super().get_formset(request, obj, **kwargs))
+        formset.request = request
+        return formset
+
 
 def schedule_preview_rows(schedule: Schedule, *, start=None, count: int = PREVIEW_COUNT) -> list:
     """Return the first occurrences for a treatment starting today in the site's time zone."""
@@ -49,9 +98,10 @@ def schedule_preview_rows(schedule: Schedule, *, start=None, count: int = PREVIE
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "is_default"]
-    list_filter = ["site"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["site"]
     inlines = [ScheduleEntryInline]
     readonly_fields = ["preview"]
 

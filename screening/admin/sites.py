@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 
 from screening.admin.audited import AuditedAdminMixin
-from screening.admin.base import TimezoneFormMixin
+from screening.admin.base import SiteScopedAdmin, TimezoneFormMixin
 from screening.models import (
     Site,
     SiteMembership,
@@ -27,7 +27,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SiteAdmin(AuditedAdminMixin, SiteScopedAdmin):
+    site_path = "pk"
     form = SiteForm
     list_display = ["code", "name", "timezone"]
     search_fields = ["code", "name"]
@@ -35,9 +36,10 @@ class SiteAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SiteMembershipAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["user", "site", "role", "escalation_tier"]
-    list_filter = ["site", "role"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "role"]
+    list_select_related = ["user", "site"]
     autocomplete_fields = ["user", "site"]
 
 

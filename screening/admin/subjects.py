@@ -11,11 +11,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from screening.admin.base import TimezoneFormMixin
+from screening.admin.base import SiteScopedAdmin, TimezoneFormMixin
 from screening.models import (
     RegimenChange,
     Subject,
 )
+from screening.phones import InvalidPhoneNumber, to_e164
 from screening.selectors import untranslated_instruments
 from screening.services import enrolment
 
@@ -26,8 +27,9 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
     )
     contact_phone = forms.CharField(
         required=False,
-        max_length=32,
-        help_text="Stored encrypted. Leave empty to keep the current one.",
+        max_length=64,
+        help_text="With its country code; stored encrypted in E.164. Leave empty to keep the "
+        "current one.",
     )
     clear_contact = forms.BooleanField(required=False, help_text="Remove both contact details.")
 
@@ -46,6 +48,15 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
             "renal_impairment",
         ]
 
+    def clean_contact_phone(self):
+        value = self.cleaned_data.get("contact_phone") or ""
+        if not value:
+            return ""
+        try:
+            return to_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
+
     def clean(self):
         data = cast(dict[str, Any], super().clean())  # a ModelForm returns its cleaned_data
         schedule = data.get("schedule")
@@ -56,10 +67,11 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
 
 
 @admin.register(Subject)
-class SubjectAdmin(admin.ModelAdmin):
+class SubjectAdmin(SiteScopedAdmin):
+    members_may_write = True  # as in the API: a site's staff enrol and edit its subjects
     form = SubjectForm
     list_display = ["study_id", "site", "status", "treatment_start", "timezone", "has_contact"]
-    list_filter = ["site", "status"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "status"]
     search_fields = ["study_id"]
     list_select_related = ["site"]
     readonly_fields = ["status", "withdrawn_at", "has_contact_email", "has_contact_phone"]
@@ -154,10 +166,12 @@ class RegimenChangeForm(forms.ModelForm):
 
 
 @admin.register(RegimenChange)
-class RegimenChangeAdmin(admin.ModelAdmin):
+class RegimenChangeAdmin(SiteScopedAdmin):
+    site_path = "subject__site"
+    members_may_write = True
     form = RegimenChangeForm
     list_display = ["subject", "effective_from", "drug", "dose_mg_per_day"]
-    list_select_related = ["subject"]
+    list_select_related = ["subject", "subject__site"]
     autocomplete_fields = ["subject"]
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -1,11 +1,12 @@
 """Admin for Cmax results (read only) and monitoring profiles (every save is a new version).
 
-Kept apart from ``screening/admin.py``; ``ScreeningConfig.ready`` imports it.
+One module of the ``screening.admin`` package.
 """
 
 from django import forms
 from django.contrib import admin
 
+from screening.admin.base import SiteScopedAdmin
 from screening.models import CmaxResult, MonitoringProfile
 from screening.services.profiles import (
     PROFILE_FIELDS,
@@ -15,8 +16,10 @@ from screening.services.profiles import (
 
 
 @admin.register(CmaxResult)
-class CmaxResultAdmin(admin.ModelAdmin):
+class CmaxResultAdmin(SiteScopedAdmin):
     """Cmax results are recorded through the API (plausibility, idempotency, audit): view only."""
+
+    site_path = "subject__site"
 
     list_display = (
         "subject",
@@ -56,8 +59,10 @@ class MonitoringProfileForm(forms.ModelForm):
 
 
 @admin.register(MonitoringProfile)
-class MonitoringProfileAdmin(admin.ModelAdmin):
+class MonitoringProfileAdmin(SiteScopedAdmin):
     """Saving a profile never edits it: it stores the next version of the drug's profile."""
+
+    site_path = None  # shared by every site: members may view them
 
     form = MonitoringProfileForm
     list_display = ("drug", "version", "name", "cmax_ceiling", "cmax_ceiling_source", "created_at")

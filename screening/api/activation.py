@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError
+from config.api import ApiError, StrictSerializer
 from screening.services.activation import (
     SubjectNotActive,
     issue_activation_code,
@@ -18,7 +18,7 @@ from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 
 
-class ActivationCodeSerializer(serializers.Serializer):
+class ActivationCodeSerializer(StrictSerializer):
     code = serializers.CharField(help_text="Shown once; give it to the subject.")
     expires_at = serializers.DateTimeField()
     link = serializers.URLField(

@@ -4,23 +4,27 @@ Staff users are addressed by the UUID of their StaffProfile (``public_id``), nev
 sequential primary key of ``auth.User``.
 """
 
+import django_filters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.occurrences import is_valid_timezone
+from screening.phones import E164PhoneField
 
 from ..audit import record_audit
 from ..models import AuditEvent, Site, SiteMembership, StaffProfile
 from ..permissions import IsAdmin, IsStaffUser
 from ..selectors import is_admin, staff_user_by_public_id, visible_sites
+from . import examples
 
 User = get_user_model()
 
@@ -36,12 +40,12 @@ def validate_timezone_name(value: str) -> str:
 # --- Users ----------------------------------------------------------------------------------------
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(StrictSerializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     password = serializers.CharField(max_length=512, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(max_length=254)
-    phone = serializers.RegexField(
-        r"^\+?[0-9][0-9 ()-]{4,30}\Z", max_length=32, required=False, allow_blank=True
+    phone = E164PhoneField(
+        required=False, allow_blank=True, help_text="International form; stored in E.164."
     )
 
     def validate(self, attrs):
@@ -53,20 +57,71 @@ class UserCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(StrictSerializer):
     id = serializers.UUIDField(source="staff_profile.public_id", read_only=True)
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
     phone = serializers.CharField(source="staff_profile.phone", read_only=True)
 
 
-class UserListCreateView(APIView):
+class UserMembershipSerializer(StrictSerializer):
+    site = serializers.CharField(source="site.code")
+    role = serializers.CharField()
+    escalation_tier = serializers.IntegerField()
+
+
+class UserListSerializer(UserSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+    is_admin = serializers.BooleanField(source="is_staff", read_only=True)
+    memberships = UserMembershipSerializer(source="site_memberships", many=True, read_only=True)
+
+
+class UserFilter(django_filters.FilterSet):
+    site = django_filters.CharFilter(
+        field_name="site_memberships__site__code",
+        help_text="Only the members of this site (its code).",
+    )
+
+    class Meta:
+        model = User
+        fields = ["site"]
+
+
+class UserPagination(Pagination):
+    ordering = ("username", "id")
+
+
+class UserListCreateView(generics.ListAPIView):
     permission_classes = [IsAdmin]
+    serializer_class = UserListSerializer
+    pagination_class = UserPagination
+    filterset_class = UserFilter
+
+    def get_queryset(self):
+        # Every user has a profile (screening.signals): its public id is the user's API id.
+        return (
+            User.objects.filter(staff_profile__isnull=False)
+            .select_related("staff_profile")
+            .prefetch_related(
+                Prefetch(
+                    "site_memberships",
+                    queryset=SiteMembership.objects.select_related("site").order_by("site__code"),
+                )
+            )
+        )
+
+    @extend_schema(
+        tags=["administration"],
+        summary="List staff users (admin), by username; `site` keeps that site's members",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         tags=["administration"],
         summary="Create a staff user (admin)",
         request=UserCreateSerializer,
+        examples=examples.USER,
         responses={201: UserSerializer},
     )
     def post(self, request):
@@ -97,7 +152,7 @@ class UserListCreateView(APIView):
 # --- Sites ----------------------------------------------------------------------------------------
 
 
-class SiteSerializer(serializers.ModelSerializer):
+class SiteSerializer(StrictModelSerializer):
     id = serializers.UUIDField(read_only=True)
     code = serializers.SlugField(max_length=32)
     timezone = serializers.CharField(max_length=64, validators=[validate_timezone_name])  # type: ignore[list-item]  # DRF ignores a validator's return value
@@ -132,7 +187,7 @@ class SiteListCreateView(generics.ListCreateAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["administration"], summary="Create a site (admin)")
+    @extend_schema(tags=["administration"], summary="Create a site (admin)", examples=examples.SITE)
     def post(self, request, *args, **kwargs):
         data = SiteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,6 +219,7 @@ class SiteDetailView(APIView):
         tags=["administration"],
         summary="Change a site (admin)",
         request=SiteUpdateSerializer,
+        examples=examples.SITE_UPDATE,
         responses=SiteSerializer,
     )
     def patch(self, request, code: str):
@@ -193,13 +249,13 @@ class SiteDetailView(APIView):
 # --- Memberships ----------------------------------------------------------------------------------
 
 
-class MembershipCreateSerializer(serializers.Serializer):
+class MembershipCreateSerializer(StrictSerializer):
     user = serializers.UUIDField(help_text="The staff user's id.")
     role = serializers.ChoiceField(choices=SiteMembership.Role.choices)
     escalation_tier = serializers.IntegerField(min_value=1, max_value=9, default=1)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(StrictModelSerializer):
     user = serializers.UUIDField(source="user.staff_profile.public_id", read_only=True)
     site = serializers.CharField(source="site.code", read_only=True)
 
@@ -215,6 +271,7 @@ class SiteMembersView(APIView):
         tags=["administration"],
         summary="Add a staff user to a site (admin)",
         request=MembershipCreateSerializer,
+        examples=examples.MEMBERSHIP,
         responses={201: MembershipSerializer},
     )
     def post(self, request, code: str):

@@ -11,14 +11,14 @@ from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer
 
 from ..models import AuditEvent
 from ..permissions import IsAdmin, IsStaffUser
 from ..selectors import visible_subjects
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(StrictModelSerializer):
     actor = serializers.UUIDField(
         source="actor.staff_profile.public_id",
         read_only=True,

@@ -8,17 +8,18 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiError, ErrorSerializer
+from config.api import ApiError, ErrorSerializer, StrictSerializer
 
 from ..models import AccessToken
 from ..services import staff_login
+from . import examples
 
 
 class StaffLoginThrottle(AnonRateThrottle):
     scope = "staff_login"
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=512, trim_whitespace=False)
 
@@ -32,6 +33,7 @@ class ObtainTokenView(APIView):
         tags=["auth"],
         summary="Exchange a staff username and password for a bearer token",
         request=TokenRequestSerializer,
+        examples=examples.TOKEN,
         responses={
             200: inline_serializer(
                 "TokenResponse",

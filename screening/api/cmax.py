@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.cmax_results import (
     CmaxAlreadyVoided,
     CmaxConflict,
@@ -22,6 +22,7 @@ from ..cmax import CmaxSample, group_occasions, is_peak
 from ..models import CmaxResult, RegimenChange, Subject
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
+from . import examples
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -33,7 +34,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
-class CmaxResultInputSerializer(serializers.Serializer):
+class CmaxResultInputSerializer(StrictSerializer):
     value = serializers.DecimalField(max_digits=10, decimal_places=3)
     unit = serializers.ChoiceField(choices=CmaxResult.Unit.choices)
     sampled_at = AwareDateTimeField()
@@ -42,7 +43,7 @@ class CmaxResultInputSerializer(serializers.Serializer):
     lab_reference = serializers.CharField(max_length=128)
 
 
-class OccasionSerializer(serializers.Serializer):
+class OccasionSerializer(StrictSerializer):
     dose_at = serializers.DateTimeField(help_text="Sample time minus hours after the dose.")
     cmax_ug_per_ml = serializers.DecimalField(
         max_digits=10, decimal_places=3, help_text="The highest sample of the occasion."
@@ -51,7 +52,7 @@ class OccasionSerializer(serializers.Serializer):
     samples = serializers.ListField(child=serializers.UUIDField())
 
 
-class CmaxResultSerializer(serializers.ModelSerializer):
+class CmaxResultSerializer(StrictModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     entered_by = serializers.UUIDField(
         source="entered_by.staff_profile.public_id",
@@ -203,6 +204,7 @@ class SubjectCmaxResultsView(GenericAPIView):
         tags=["subjects"],
         summary="Record a Cmax result (idempotent by lab reference); queues an evaluation",
         request=CmaxResultInputSerializer,
+        examples=examples.CMAX,
         responses={
             201: CmaxResultSerializer,
             200: OpenApiResponse(
@@ -251,11 +253,11 @@ class SubjectCmaxResultsView(GenericAPIView):
         )
 
 
-class VoidInputSerializer(serializers.Serializer):
+class VoidInputSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why the result is withdrawn.")
 
 
-class CorrectionInputSerializer(serializers.Serializer):
+class CorrectionInputSerializer(StrictSerializer):
     value = serializers.DecimalField(max_digits=10, decimal_places=3)
     unit = serializers.ChoiceField(choices=CmaxResult.Unit.choices)
     sampled_at = AwareDateTimeField(required=False, help_text="Default: the original's.")
@@ -303,6 +305,7 @@ class CmaxResultVoidView(CmaxResultChangeView):
         tags=["subjects"],
         summary="Void a Cmax result (reason required); it is kept and shown, never used again",
         request=VoidInputSerializer,
+        examples=examples.CMAX_VOID,
         responses={
             200: CmaxResultSerializer,
             400: OpenApiResponse(description="No reason."),
@@ -332,6 +335,7 @@ class CmaxResultCorrectView(CmaxResultChangeView):
         summary="Correct a Cmax result's value and unit (reason required): the original is "
         "voided and a corrected result stored under the same lab reference",
         request=CorrectionInputSerializer,
+        examples=examples.CMAX_CORRECTION,
         responses={
             201: CmaxResultSerializer,
             400: OpenApiResponse(description="No reason, or an implausible value."),

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from questionnaires.definitions import localise
 from questionnaires.services import current_versions
 from screening.services.activation import ActivationFailed, ActivationRateLimited, activate
@@ -25,6 +25,7 @@ from screening.services.submissions import (
 
 from ..models import Assessment
 from ..permissions import IsSubject
+from . import examples
 
 INVALID_CODE_MESSAGE = "This activation code is not valid. Ask your clinic for a new code."
 # Printable ASCII, as a UUID or any client-chosen token would be; at most 128 characters.
@@ -38,18 +39,18 @@ class ActivationThrottle(AnonRateThrottle):
     scope = "activation"
 
 
-class ActivationRequestSerializer(serializers.Serializer):
+class ActivationRequestSerializer(StrictSerializer):
     code = serializers.CharField(trim_whitespace=True)
 
 
-class SubjectSummarySerializer(serializers.Serializer):
+class SubjectSummarySerializer(StrictSerializer):
     id = serializers.UUIDField()
     study_id = serializers.CharField()
     language = serializers.CharField()
     timezone = serializers.CharField()
 
 
-class ActivationResponseSerializer(serializers.Serializer):
+class ActivationResponseSerializer(StrictSerializer):
     token = serializers.CharField()
     subject = SubjectSummarySerializer()
 
@@ -68,6 +69,7 @@ class ActivateView(APIView):
             "429 for a while."
         ),
         request=ActivationRequestSerializer,
+        examples=examples.ACTIVATE,
         responses={200: ActivationResponseSerializer},
         auth=[],
     )
@@ -96,12 +98,12 @@ class ActivateView(APIView):
         return Response(body, status=status.HTTP_200_OK)
 
 
-class SiteSummarySerializer(serializers.Serializer):
+class SiteSummarySerializer(StrictSerializer):
     code = serializers.CharField()
     name = serializers.CharField()
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(StrictSerializer):
     id = serializers.UUIDField()
     study_id = serializers.CharField()
     language = serializers.CharField()
@@ -136,12 +138,12 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OptionSerializer(serializers.Serializer):
+class OptionSerializer(StrictSerializer):
     value = serializers.JSONField(help_text="An integer or a string.")
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
 
-class ItemSerializer(serializers.Serializer):
+class ItemSerializer(StrictSerializer):
     code = serializers.CharField()
     text = serializers.CharField()
     type = serializers.ChoiceField(choices=["choice", "integer"])
@@ -152,7 +154,7 @@ class ItemSerializer(serializers.Serializer):
     scored = serializers.BooleanField()
 
 
-class LocalisedInstrumentSerializer(serializers.Serializer):
+class LocalisedInstrumentSerializer(StrictSerializer):
     code = serializers.CharField()
     version = serializers.IntegerField()
     title = serializers.CharField()
@@ -163,7 +165,7 @@ class LocalisedInstrumentSerializer(serializers.Serializer):
     items = ItemSerializer(many=True)
 
 
-class OpenAssessmentSerializer(serializers.ModelSerializer):
+class OpenAssessmentSerializer(StrictModelSerializer):
     instrument = serializers.SerializerMethodField()
 
     class Meta:
@@ -226,13 +228,13 @@ class MyAssessmentsView(generics.ListAPIView):
         return self.get_paginated_response(serializer.data)
 
 
-class SubmissionSerializer(serializers.Serializer):
+class SubmissionSerializer(StrictSerializer):
     answers = serializers.JSONField(help_text="Item code -> value; every scored item required.")
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class SubmissionResponseSerializer(serializers.Serializer):
+class SubmissionResponseSerializer(StrictSerializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["completed"])
     support_message = serializers.CharField(
@@ -259,6 +261,7 @@ class SubmitResponseView(APIView):
             )
         ],
         request=SubmissionSerializer,
+        examples=examples.PHONE_RESPONSE,
         responses={201: SubmissionResponseSerializer},
     )
     def post(self, request, assessment_id):

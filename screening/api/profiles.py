@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.profiles import (
     DEFAULT_DRUG,
     PROFILE_FIELDS,
@@ -21,6 +21,7 @@ from screening.services.profiles import (
 
 from ..models import MonitoringProfile
 from ..permissions import IsAdmin
+from . import examples
 
 # The standard ceiling of each source (docs/clinical-reference.md §2): used when only the source
 # changes.
@@ -30,7 +31,7 @@ CEILING_OF_SOURCE = {
 }
 
 
-class MonitoringProfileSerializer(serializers.ModelSerializer):
+class MonitoringProfileSerializer(StrictModelSerializer):
     created_by = serializers.UUIDField(
         source="created_by.staff_profile.public_id",
         read_only=True,
@@ -67,7 +68,7 @@ def bounded(low: int, high: int, help_text: str) -> serializers.IntegerField:
     )
 
 
-class ProfileInputSerializer(serializers.Serializer):
+class ProfileInputSerializer(StrictSerializer):
     """Every field is optional: what is left out is copied from the drug's current version."""
 
     drug = serializers.RegexField(
@@ -188,6 +189,7 @@ class MonitoringProfileListView(GenericAPIView):
         tags=["monitoring-profiles"],
         summary="Create the next version of a drug's profile; re-evaluates every active subject",
         request=ProfileInputSerializer,
+        examples=examples.PROFILE,
         responses={
             201: ProfileVersionSerializer,
             400: OpenApiResponse(description="Invalid fields."),

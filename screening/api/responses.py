@@ -7,16 +7,17 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response as ApiResponse
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services.amendments import amend_response
 from screening.services.submissions import STAFF_SOURCES, SubmissionRejected, enter_staff_response
 
 from ..models import Amendment, Response
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
+from . import examples
 
 
-class ScoreSerializer(serializers.Serializer):
+class ScoreSerializer(StrictSerializer):
     total = serializers.IntegerField(allow_null=True)
     band = serializers.CharField(allow_null=True)
     flags = serializers.ListField(child=serializers.CharField())
@@ -27,7 +28,7 @@ class ScoreSerializer(serializers.Serializer):
     invalid_reason = serializers.CharField(allow_null=True)
 
 
-class AmendmentSerializer(serializers.ModelSerializer):
+class AmendmentSerializer(StrictModelSerializer):
     response = serializers.UUIDField(source="response_id", read_only=True)
     score = ScoreSerializer()
     previous_score = ScoreSerializer()
@@ -55,7 +56,7 @@ class AmendmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(StrictModelSerializer):
     """A response as received (``answers``, ``score``, ``valid``: never changed) and as it
     stands (``current_*``: the latest amendment's, or the original's), with its amendments."""
 
@@ -130,7 +131,7 @@ def with_amendments(queryset):
     )
 
 
-class StaffEntrySerializer(serializers.Serializer):
+class StaffEntrySerializer(StrictSerializer):
     instrument = serializers.CharField(max_length=32, help_text="PHQ-9, GAD-7, NEURO-SX or BPNS.")
     answers = serializers.JSONField(help_text="Item code -> value; missing items allowed.")
     completed_at = serializers.DateTimeField()
@@ -176,6 +177,7 @@ class SubjectResponsesView(generics.ListAPIView):
             "is only for clinician instruments. `completed_at` may not be in the future."
         ),
         request=StaffEntrySerializer,
+        examples=examples.STAFF_RESPONSE,
         responses={201: ResponseSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -197,7 +199,7 @@ class SubjectResponsesView(generics.ListAPIView):
         return ApiResponse(ResponseSerializer(response).data, status=status.HTTP_201_CREATED)
 
 
-class AmendmentInputSerializer(serializers.Serializer):
+class AmendmentInputSerializer(StrictSerializer):
     answers = serializers.JSONField(
         help_text="The changed items only: item code -> new value (null makes it unanswered)."
     )
@@ -247,6 +249,7 @@ class ResponseAmendmentsView(generics.GenericAPIView):
             "an open alert whose evidence was amended says so."
         ),
         request=AmendmentInputSerializer,
+        examples=examples.AMENDMENT,
         responses={
             201: ResponseSerializer,
             400: OpenApiResponse(description="No reason, or invalid answers."),

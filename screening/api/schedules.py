@@ -11,7 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from questionnaires.models import InstrumentVersion
 from screening import occurrences
 from screening.services import assessments, schedules
@@ -20,6 +20,7 @@ from ..models import Schedule, ScheduleEntry, Site
 from ..models.schedules import entry_timing_errors
 from ..permissions import IsAdminForWrites
 from ..selectors import visible_schedules
+from . import examples
 from .admin_api import validate_timezone_name
 
 
@@ -27,17 +28,34 @@ def instrument_codes() -> set[str]:
     return set(InstrumentVersion.objects.values_list("code", flat=True).distinct())
 
 
-class EntrySerializer(serializers.Serializer):
+class EntrySerializer(StrictSerializer):
     id = serializers.UUIDField(
         required=False, help_text="Keep (and change) this current entry; omit for a new one."
     )
     instrument = serializers.CharField(source="instrument_code", max_length=32)
-    offset_days = serializers.IntegerField(min_value=0, max_value=occurrences.MAX_DAY)
+    offset_days = serializers.IntegerField(
+        min_value=0,
+        max_value=occurrences.MAX_DAY,
+        help_text="Day after treatment start of the first occurrence (0 = the start day).",
+    )
     repeat_every_days = serializers.IntegerField(
-        min_value=1, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=1,
+        max_value=occurrences.MAX_DAY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Repeat every this many days after offset_days; omit or null for once. A "
+        "repeating entry needs until_day.",
     )
     until_day = serializers.IntegerField(
-        min_value=0, max_value=occurrences.MAX_DAY, required=False, allow_null=True, default=None
+        min_value=0,
+        max_value=occurrences.MAX_DAY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required for a repeating entry (with repeat_every_days): the last day after "
+        "treatment start an occurrence may fall on (e.g. 168 for 24 weeks); there is no default, "
+        "so a schedule always has an end. Ignored when the entry does not repeat.",
     )
     time_of_day = serializers.TimeField(format="%H:%M")
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 60)
@@ -69,7 +87,7 @@ class EntrySerializer(serializers.Serializer):
         return attrs
 
 
-class EntryOutSerializer(serializers.ModelSerializer):
+class EntryOutSerializer(StrictModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     time_of_day = serializers.TimeField(format="%H:%M")
 
@@ -87,7 +105,7 @@ class EntryOutSerializer(serializers.ModelSerializer):
         ]
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(StrictModelSerializer):
     site = serializers.CharField(source="site.code", default=None)
     entries = EntryOutSerializer(source="current_entries", many=True)
 
@@ -96,7 +114,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "site", "is_default", "entries", "created_at", "updated_at"]
 
 
-class ScheduleCreateSerializer(serializers.Serializer):
+class ScheduleCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     site = serializers.SlugField(max_length=32)
     is_default = serializers.BooleanField(default=False)
@@ -109,7 +127,7 @@ class ScheduleCreateSerializer(serializers.Serializer):
         return site
 
 
-class ScheduleUpdateSerializer(serializers.Serializer):
+class ScheduleUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     is_default = serializers.BooleanField(required=False)
     entries = EntrySerializer(many=True, allow_empty=False, max_length=50, required=False)  # type: ignore[call-arg]  # ListSerializer takes max_length
@@ -146,6 +164,7 @@ class ScheduleListCreateView(ListAPIView):
         tags=["schedules"],
         summary="Create a schedule (admin)",
         request=ScheduleCreateSerializer,
+        examples=examples.SCHEDULE,
         responses={201: ScheduleSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -183,37 +202,102 @@ class ScheduleDetailView(APIView):
     @extend_schema(
         tags=["schedules"],
         summary="Change a schedule (admin); only assessments not opened yet follow",
+        description=(
+            "With `entries`, the list replaces the schedule's entries. Each entry is matched to a "
+            "current one: by `id` when given; without `id`, to a current entry with the same "
+            "values, else to one with the same `instrument` and `offset_days` (which is then "
+            "changed); any other entry is new, and current entries not listed are retired. "
+            "Only assessments that have not opened yet follow the edit; an edit never "
+            "duplicates an assessment or asks again one that is open or answered. "
+            "`POST schedules/{id}/edit-preview/` with the same body shows what would change."
+        ),
         request=ScheduleUpdateSerializer,
+        examples=examples.SCHEDULE_EDIT,
         responses=ScheduleSerializer,
     )
     def patch(self, request, pk):
         schedule = self.get_schedule(request, pk)
-        data = ScheduleUpdateSerializer(
-            data=request.data, context={"instrument_codes": instrument_codes()}
-        )
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        entries = values.get("entries")
+        values = validated_edit(request)
         try:
-            schedules.update_schedule(
-                schedule=schedule,
-                name=values.get("name"),
-                is_default=values.get("is_default"),
-                entries=[dict(e) for e in entries] if entries is not None else None,
-                actor=request.user,
-            )
+            schedules.update_schedule(schedule=schedule, actor=request.user, **values)
         except schedules.ScheduleEntryUnknown:
-            raise ApiError(
-                400,
-                "invalid",
-                "An entry id is not a current entry of this schedule, or is listed twice.",
-                {"entries": ["Unknown or repeated entry id."]},
-            ) from None
+            raise unknown_entry_error() from None
         schedule = schedules_with_entries(Schedule.objects).get(pk=schedule.pk)
         return Response(ScheduleSerializer(schedule).data)
 
 
-class PreviewQuerySerializer(serializers.Serializer):
+def validated_edit(request) -> dict:
+    data = ScheduleUpdateSerializer(
+        data=request.data, context={"instrument_codes": instrument_codes()}
+    )
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    entries = values.get("entries")
+    return {
+        "name": values.get("name"),
+        "is_default": values.get("is_default"),
+        "entries": [dict(e) for e in entries] if entries is not None else None,
+    }
+
+
+def unknown_entry_error() -> ApiError:
+    return ApiError(
+        400,
+        "invalid",
+        "An entry id is not a current entry of this schedule, or is listed twice.",
+        {"entries": ["Unknown or repeated entry id."]},
+    )
+
+
+class EditPreviewSerializer(StrictSerializer):
+    changes = serializers.JSONField(
+        help_text="The audit-shaped changes: name, is_default, entries added/changed/retired."
+    )
+    entries_kept = serializers.IntegerField(help_text="Current entries listed and unchanged.")
+    subjects = serializers.IntegerField(help_text="Active subjects on the schedule.")
+    assessments_created = serializers.IntegerField()
+    assessments_retimed = serializers.IntegerField()
+    assessments_cancelled = serializers.IntegerField()
+
+
+def edit_preview_data(edit) -> dict:
+    return {
+        "changes": edit.changes,
+        "entries_kept": edit.kept,
+        "subjects": edit.subjects,
+        "assessments_created": edit.assessments.created,
+        "assessments_retimed": edit.assessments.retimed,
+        "assessments_cancelled": edit.assessments.cancelled,
+    }
+
+
+class ScheduleEditPreviewView(APIView):
+    permission_classes = [IsAdminForWrites]
+
+    @extend_schema(
+        tags=["schedules"],
+        summary="What a PATCH with this body would change (admin); nothing is saved",
+        description=(
+            "Takes the body of `PATCH schedules/{id}/` and answers which entries would be added, "
+            "changed or retired and how many not-yet-opened assessments of the schedule's "
+            "active subjects would be created, re-timed or cancelled. Opened, answered and "
+            "missed assessments never change."
+        ),
+        request=ScheduleUpdateSerializer,
+        examples=examples.SCHEDULE_EDIT,
+        responses=EditPreviewSerializer,
+    )
+    def post(self, request, pk):
+        schedule = get_object_or_404(visible_schedules(request.user), pk=pk)
+        values = validated_edit(request)
+        try:
+            edit = schedules.preview_schedule_edit(schedule=schedule, **values)
+        except schedules.ScheduleEntryUnknown:
+            raise unknown_entry_error() from None
+        return Response(edit_preview_data(edit))
+
+
+class PreviewQuerySerializer(StrictSerializer):
     treatment_start = serializers.DateField()
     timezone = serializers.CharField(max_length=64, validators=[validate_timezone_name])  # type: ignore[list-item]  # DRF ignores a validator's return value
 
@@ -223,7 +307,7 @@ class PreviewQuerySerializer(serializers.Serializer):
         return value
 
 
-class OccurrenceSerializer(serializers.Serializer):
+class OccurrenceSerializer(StrictSerializer):
     entry = serializers.UUIDField(source="entry_key")
     instrument = serializers.CharField(source="instrument_code")
     occurrence = serializers.IntegerField()

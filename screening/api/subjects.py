@@ -14,31 +14,32 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, Pagination
+from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
 from screening.services import enrolment
 
 from ..models import Assessment, RegimenChange, Schedule, Site, Subject
 from ..permissions import IsStaffUser
+from ..phones import E164PhoneField
 from ..selectors import untranslated_instruments, visible_sites, visible_subjects
+from . import examples
 from .admin_api import validate_timezone_name
 
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z"
 
 
-class ContactSerializer(serializers.Serializer):
+class ContactSerializer(StrictSerializer):
     email = serializers.EmailField(
         max_length=254, required=False, allow_blank=True, allow_null=True
     )
-    phone = serializers.RegexField(
-        r"^\+?[0-9][0-9 ()-]{4,30}\Z",
-        max_length=32,
+    phone = E164PhoneField(
         required=False,
         allow_blank=True,
         allow_null=True,
+        help_text="International form; stored (encrypted) in E.164.",
     )
 
 
-class RegimenSerializer(serializers.Serializer):
+class RegimenSerializer(StrictSerializer):
     drug = serializers.ChoiceField(choices=RegimenChange.Drug.choices)
     dose_mg_per_day = serializers.IntegerField(min_value=1, max_value=5000)
     pyridoxine_mg_per_day = serializers.IntegerField(
@@ -53,7 +54,7 @@ class RegimenChangeCreateSerializer(RegimenSerializer):
     effective_from = serializers.DateTimeField()
 
 
-class RegimenChangeSerializer(serializers.ModelSerializer):
+class RegimenChangeSerializer(StrictModelSerializer):
     class Meta:
         model = RegimenChange
         fields = [
@@ -75,7 +76,7 @@ def validate_treatment_start(value: date) -> date:
     return value
 
 
-class SubjectFieldsSerializer(serializers.Serializer):
+class SubjectFieldsSerializer(StrictSerializer):
     """Fields shared by enrolment and PATCH."""
 
     study_id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z", max_length=64)
@@ -98,8 +99,9 @@ class SubjectCreateSerializer(SubjectFieldsSerializer):
 
 
 class SubjectUpdateSerializer(SubjectFieldsSerializer):
-    def validate(self, attrs):
-        forbidden = {"site", "status", "regimen"} & set(self.initial_data)
+    def to_internal_value(self, data):
+        # Said before the unknown-field check, which would only call them unknown.
+        forbidden = {"site", "status", "regimen"} & set(data) if isinstance(data, dict) else set()
         if forbidden:
             raise serializers.ValidationError(
                 {
@@ -107,10 +109,10 @@ class SubjectUpdateSerializer(SubjectFieldsSerializer):
                     for field in sorted(forbidden)
                 }
             )
-        return attrs
+        return super().to_internal_value(data)
 
 
-class SubjectSerializer(serializers.ModelSerializer):
+class SubjectSerializer(StrictModelSerializer):
     site = serializers.CharField(source="site.code")
     schedule = serializers.UUIDField(source="schedule_id", allow_null=True)
     has_contact_email = serializers.BooleanField()
@@ -154,7 +156,7 @@ class EnrolledSubjectSerializer(SubjectSerializer):
         return untranslated_instruments(subject)
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(StrictModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     schedule_entry = serializers.UUIDField(source="schedule_entry_id")
     response = serializers.SerializerMethodField()
@@ -226,6 +228,7 @@ class SubjectListCreateView(generics.ListAPIView):
         tags=["subjects"],
         summary="Enrol a subject; its assessments are created at once",
         request=SubjectCreateSerializer,
+        examples=examples.SUBJECT,
         responses={201: EnrolledSubjectSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -275,6 +278,7 @@ class SubjectDetailView(APIView):
         tags=["subjects"],
         summary="Change a subject's details (audited)",
         request=SubjectUpdateSerializer,
+        examples=examples.SUBJECT_UPDATE,
         responses=SubjectSerializer,
     )
     def patch(self, request, pk):
@@ -297,7 +301,7 @@ class SubjectDetailView(APIView):
         return Response(SubjectSerializer(get_visible_subject(request, pk)).data)
 
 
-class WithdrawSerializer(serializers.Serializer):
+class WithdrawSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -308,6 +312,7 @@ class SubjectWithdrawView(APIView):
         tags=["subjects"],
         summary="Withdraw a subject: cancel its future assessments, keep all its data",
         request=WithdrawSerializer,
+        examples=examples.WITHDRAW,
         responses=SubjectSerializer,
     )
     def post(self, request, pk):
@@ -347,6 +352,7 @@ class SubjectRegimenChangesView(generics.ListAPIView):
         tags=["subjects"],
         summary="Record a regimen change (audited; queues an evaluation)",
         request=RegimenChangeCreateSerializer,
+        examples=examples.REGIMEN_CHANGE,
         responses={201: RegimenChangeSerializer},
     )
     def post(self, request, pk):

@@ -46,6 +46,11 @@ urlpatterns = [
     path("schedules/", schedules.ScheduleListCreateView.as_view(), name="schedules"),
     path("schedules/<uuid:pk>/", schedules.ScheduleDetailView.as_view(), name="schedule-detail"),
     path(
+        "schedules/<uuid:pk>/edit-preview/",
+        schedules.ScheduleEditPreviewView.as_view(),
+        name="schedule-edit-preview",
+    ),
+    path(
         "schedules/<uuid:pk>/preview/",
         schedules.SchedulePreviewView.as_view(),
         name="schedule-preview",

@@ -23,7 +23,7 @@ class StaffProfile(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
-        return f"staff {self.public_id}"
+        return self.user.username
 
     @property
     def phone(self) -> str:

@@ -56,7 +56,9 @@ class SiteMembership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.role} at {self.site_id}"
+        return (
+            f"{self.user.username} ({self.role}, tier {self.escalation_tier}) at {self.site.code}"
+        )
 
 
 class Subject(models.Model):
@@ -103,7 +105,7 @@ class Subject(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.site_id}:{self.study_id}"
+        return f"{self.site.code}:{self.study_id}"
 
     # Contact details are read and written in clear only through these properties.
     @property

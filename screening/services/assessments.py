@@ -52,13 +52,18 @@ def _status_at(opens_at: datetime, now: datetime) -> str:
 
 
 @transaction.atomic
-def materialise_assessments(*, subject: Subject, now: datetime | None = None) -> MaterialiseResult:
+def materialise_assessments(
+    *, subject: Subject, now: datetime | None = None, log: bool = True
+) -> MaterialiseResult:
     """Bring the subject's assessments in line with its schedule; running it again changes nothing.
 
     Creates the missing occurrences (except those whose window has already closed; one whose
     window is open now is created open), re-times assessments that have not opened yet, and
     cancels not-yet-opened assessments that the schedule no longer has. Opened, completed,
-    missed assessments are never touched. Withdrawn subjects get nothing.
+    missed assessments are never touched. Withdrawn subjects get nothing. An occurrence of an
+    entry that is not on the schedule any more (an edit replaced it) is not created when an open or
+    answered assessment of the same instrument covers part of its window: a schedule edit never
+    asks again what the subject is answering or has answered.
     """
     now = now or timezone.now()
     # Lock and re-read the subject: a concurrent withdrawal, edit or sweep of the same subject
@@ -94,12 +99,28 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
             "status",
         )
     }
+    current_keys = {spec.key for spec in entries}
+    covered = [
+        a
+        for a in existing.values()
+        if a.schedule_entry_id not in current_keys
+        and a.status in (Assessment.Status.OPEN, Assessment.Status.COMPLETED)
+    ]
+
+    def is_covered(occ) -> bool:
+        return any(
+            a.instrument_code == occ.instrument_code
+            and a.opens_at < occ.closes_at
+            and occ.opens_at < a.closes_at
+            for a in covered
+        )
+
     to_create, retimed, to_cancel = [], 0, []
     for key, occ in wanted.items():
         current = existing.get(key)
         window_open_or_future = occ.closes_at > now
         if current is None:
-            if window_open_or_future:
+            if window_open_or_future and not is_covered(occ):
                 to_create.append(
                     Assessment(
                         subject=subject,
@@ -145,7 +166,7 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
         cancelled = Assessment.objects.filter(
             pk__in=to_cancel, status=Assessment.Status.SCHEDULED
         ).update(status=Assessment.Status.CANCELLED, updated_at=now)
-    if to_create or retimed or cancelled:
+    if log and (to_create or retimed or cancelled):
         logger.info(
             "assessments materialised",
             extra={
@@ -159,13 +180,21 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     return MaterialiseResult(created=len(to_create), retimed=retimed, cancelled=cancelled)
 
 
-def materialise_schedule_subjects(*, schedule: Schedule, now: datetime | None = None) -> int:
-    """Materialise the assessments of every active subject on the schedule; return how many."""
-    count = 0
+def materialise_schedule_subjects(
+    *, schedule: Schedule, now: datetime | None = None, log: bool = True
+) -> tuple[int, MaterialiseResult]:
+    """Materialise the assessments of every active subject on the schedule.
+
+    Return how many subjects and the summed result (created, re-timed, cancelled).
+    """
+    count, created, retimed, cancelled = 0, 0, 0, 0
     for subject in Subject.objects.filter(schedule=schedule, status=Subject.Status.ACTIVE):
-        materialise_assessments(subject=subject, now=now)
+        result = materialise_assessments(subject=subject, now=now, log=log)
+        created += result.created
+        retimed += result.retimed
+        cancelled += result.cancelled
         count += 1
-    return count
+    return count, MaterialiseResult(created=created, retimed=retimed, cancelled=cancelled)
 
 
 def open_due_assessments(*, now: datetime | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -15,7 +16,7 @@ from screening.models import (
     ScheduleEntry,
     Site,
 )
-from screening.services.assessments import materialise_schedule_subjects
+from screening.services.assessments import MaterialiseResult, materialise_schedule_subjects
 
 ENTRY_FIELDS = (
     "instrument_code",
@@ -76,7 +77,38 @@ def create_schedule(
     return schedule
 
 
-@transaction.atomic
+@dataclass
+class ScheduleEdit:
+    """What an edit of a schedule changes (or, previewed, would change)."""
+
+    changes: dict = field(default_factory=dict)
+    kept: int = 0
+    subjects: int = 0
+    assessments: MaterialiseResult = field(default_factory=MaterialiseResult)
+
+
+def _match(current: dict, kept: set, entry: dict):
+    """Return the unkept current entry an entry without id stands for, or None (a new entry).
+
+    First an identical entry, then one of the same instrument and first day (offset_days): an
+    entry listed again without its id with a changed repeat, window or time is an edit of that
+    entry, never a new one, so its assessments keep their history.
+    """
+    free = [e for pk, e in current.items() if pk not in kept]
+    same = next((e for e in free if _entry_values(e) == _entry_values(entry)), None)
+    if same is not None:
+        return same
+    return next(
+        (
+            e
+            for e in free
+            if (e.instrument_code, e.offset_days)
+            == (entry["instrument_code"], entry["offset_days"])
+        ),
+        None,
+    )
+
+
 def update_schedule(
     *,
     schedule: Schedule,
@@ -88,15 +120,64 @@ def update_schedule(
 ) -> Schedule:
     """Change a schedule; with entries, replace its entry list; audit the change.
 
-    An entry with the ``id`` of a current entry changes that entry; an entry without id that
-    equals a current entry keeps that entry (and its id); other entries are new; current entries
-    not listed are retired. Only assessments that have not opened yet follow: they are re-timed,
-    created or cancelled for every active subject on the schedule. Opened, answered and missed
-    assessments are untouched.
+    Entries are matched to the current ones: by ``id`` when given; without id, to a current
+    entry with the same values, else to one of the same instrument and ``offset_days`` (which is
+    then changed); other entries are new; current entries not listed are retired. Only
+    assessments that have not opened yet follow: they are re-timed, created or cancelled for
+    every active subject on the schedule. Opened, answered and missed assessments are untouched,
+    and a new entry never re-asks an instrument whose open or answered assessment covers the
+    same time.
     """
+    return apply_schedule_edit(
+        schedule=schedule, name=name, is_default=is_default, entries=entries, actor=actor, now=now
+    )[0]
+
+
+class _Preview(Exception):
+    def __init__(self, edit: ScheduleEdit):
+        self.edit = edit
+
+
+def preview_schedule_edit(
+    *,
+    schedule: Schedule,
+    name: str | None = None,
+    is_default: bool | None = None,
+    entries: list[dict] | None = None,
+    now: datetime | None = None,
+) -> ScheduleEdit:
+    """Return what update_schedule would change, saving nothing (the edit is rolled back)."""
+    try:
+        with transaction.atomic():
+            _, edit = apply_schedule_edit(
+                schedule=schedule,
+                name=name,
+                is_default=is_default,
+                entries=entries,
+                now=now,
+                preview=True,
+            )
+            raise _Preview(edit)
+    except _Preview as done:
+        return done.edit
+
+
+@transaction.atomic
+def apply_schedule_edit(
+    *,
+    schedule: Schedule,
+    name: str | None = None,
+    is_default: bool | None = None,
+    entries: list[dict] | None = None,
+    actor=None,
+    now: datetime | None = None,
+    preview: bool = False,
+) -> tuple[Schedule, ScheduleEdit]:
+    """Apply an edit (see update_schedule) and return the schedule and what changed."""
     now = now or timezone.now()
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
-    changes: dict = {}
+    edit = ScheduleEdit()
+    changes = edit.changes
     if name is not None and name != schedule.name:
         changes["name"] = {"old": schedule.name, "new": name}
         schedule.name = name
@@ -111,8 +192,9 @@ def update_schedule(
     if entries is not None:
         current = {e.pk: e for e in schedule.entries.filter(retired_at__isnull=True)}
         kept: set = set()
-        added, edited = [], []
-        pending = []
+        added: list[ScheduleEntry] = []
+        edited: list[dict] = []
+        pending: list[tuple[ScheduleEntry | None, dict]] = []
         for entry in entries:
             entry = dict(entry)
             entry_id = entry.pop("id", None)
@@ -121,27 +203,27 @@ def update_schedule(
                 if existing is None or entry_id in kept:
                     raise ScheduleEntryUnknown(entry_id)
                 kept.add(entry_id)
-                if _entry_values(existing) != _entry_values(entry):
-                    before = _entry_audit(existing)
-                    for field in ENTRY_FIELDS:
-                        setattr(existing, field, entry[field])
-                    existing.save(update_fields=list(ENTRY_FIELDS))
-                    edited.append({"old": before, "new": _entry_audit(existing)})
+                pending.append((existing, entry))
             else:
-                pending.append(entry)
-        for entry in pending:
-            same = next(
-                (
-                    e
-                    for pk, e in current.items()
-                    if pk not in kept and _entry_values(e) == _entry_values(entry)
-                ),
-                None,
-            )
-            if same is not None:
-                kept.add(same.pk)
-            else:
-                added.append(ScheduleEntry(schedule=schedule, **entry))
+                pending.append((None, entry))
+        # Entries without id are matched after every id is claimed.
+        matched: list[tuple[ScheduleEntry, dict]] = []
+        for existing, entry in pending:
+            if existing is None:
+                existing = _match(current, kept, entry)
+                if existing is None:
+                    added.append(ScheduleEntry(schedule=schedule, **entry))
+                    continue
+                kept.add(existing.pk)
+            matched.append((existing, entry))
+        for existing, entry in matched:
+            if _entry_values(existing) != _entry_values(entry):
+                before = _entry_audit(existing)
+                for name_ in ENTRY_FIELDS:
+                    setattr(existing, name_, entry[name_])
+                existing.save(update_fields=list(ENTRY_FIELDS))
+                edited.append({"old": before, "new": _entry_audit(existing)})
+        edit.kept = len(matched) - len(edited)
         retired = [e for pk, e in current.items() if pk not in kept]
         if retired:
             ScheduleEntry.objects.filter(pk__in=[e.pk for e in retired]).update(retired_at=now)
@@ -154,13 +236,15 @@ def update_schedule(
             changes["entries"] = {
                 "added": [_entry_audit(e) for e in added],
                 "changed": edited,
-                "retired": [str(e.pk) for e in retired],
+                "retired": [_entry_audit(e) for e in retired],
             }
-    if changes:
+    if changes and not preview:
         record_audit(action=AuditEvent.Action.UPDATE, obj=schedule, actor=actor, changes=changes)
     if timing_changed:
-        materialise_schedule_subjects(schedule=schedule, now=now)
-    return schedule
+        edit.subjects, edit.assessments = materialise_schedule_subjects(
+            schedule=schedule, now=now, log=not preview
+        )
+    return schedule, edit
 
 
 class ScheduleEntryUnknown(Exception):

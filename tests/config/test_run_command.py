@@ -39,17 +39,29 @@ def alive(pid: int) -> bool:
     return True
 
 
-@pytest.fixture
-def scratch_database():
-    """A PostgreSQL database of this test's own, dropped afterwards."""
-    name = f"run_check_{uuid.uuid4().hex[:8]}"
+def server_url() -> str:
     db = settings.DATABASES["default"]
-    admin_url = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{admin_url}/{name}"
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+    return f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+
+
+@pytest.fixture
+def missing_database():
+    """The URL of a PostgreSQL database that does not exist yet; dropped afterwards."""
+    name = f"run_check_{uuid.uuid4().hex[:8]}"
+    yield name, f"{server_url()}/{name}"
+    with psycopg.connect(f"{server_url()}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def role_without_createdb():
+    """A PostgreSQL role that may log in but not create databases; dropped afterwards."""
+    name = f"run_check_role_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{server_url()}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN NOCREATEDB')
+    yield name
+    with psycopg.connect(f"{server_url()}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 def run_service(tmp_path, extra_env: dict) -> dict:
@@ -96,6 +108,8 @@ def run_service(tmp_path, extra_env: dict) -> dict:
             )
             seen["docs_script"] = script.status_code
             seen["schema"] = requests.get(f"{base}/api/v1/schema/", timeout=10).status_code
+            # gunicorn's control socket is this run's own (under VAR_DIR), not one per machine.
+            seen["control_socket"] = (tmp_path / "var" / "gunicorn.ctl").is_socket()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 tree = descendants(proc.pid)
@@ -119,7 +133,7 @@ def run_service(tmp_path, extra_env: dict) -> dict:
     return seen
 
 
-def assert_service_ran(seen: dict, database: str, broker: str) -> None:
+def assert_service_ran(seen: dict, database: str, broker: str, createsuperuser: str) -> None:
     assert "readyz" in seen, seen["log"][-3000:]
     assert seen["readyz"]["checks"] == {
         "database": {"ok": True, "backend": database},
@@ -129,25 +143,78 @@ def assert_service_ran(seen: dict, database: str, broker: str) -> None:
     assert seen["docs"] == (200, True)
     assert seen["docs_script"] == 200
     assert seen["schema"] == 200
+    assert seen["control_socket"] is True
     for name in ("gunicorn", "celery -A config worker", "celery -A config beat"):
         assert name in seen["processes"], seen["log"][-3000:]
     assert seen["left_behind"] == []
     assert "http://127.0.0.1:" in seen["log"] and "/api/docs/" in seen["log"]
-    assert "DJANGO_DEBUG=1 .venv/bin/python manage.py createsuperuser" in seen["log"]
+    assert f"\n  {createsuperuser}\n" in seen["log"]
 
 
 @pytest.mark.slow
 def test_run_command_with_embedded_defaults(tmp_path):
     seen = run_service(tmp_path, {})
 
-    assert_service_ran(seen, database="sqlite", broker="filesystem")
+    assert_service_ran(
+        seen,
+        database="sqlite",
+        broker="filesystem",
+        createsuperuser=(
+            f"DJANGO_DEBUG=1 VAR_DIR={tmp_path / 'var'} .venv/bin/python manage.py createsuperuser"
+        ),
+    )
+    assert f"Email:      written as files to {tmp_path / 'var' / 'mail'}/" in seen["log"]
 
 
 @pytest.mark.slow
-def test_run_command_with_postgresql_and_redis(tmp_path, scratch_database):
+def test_run_command_with_postgresql_and_redis_creates_a_missing_database(
+    tmp_path, missing_database
+):
+    name, url = missing_database
     seen = run_service(
-        tmp_path,
-        {"DATABASE_URL": scratch_database, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL},
+        tmp_path, {"DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
     )
 
-    assert_service_ran(seen, database="postgresql", broker="redis")
+    assert f'Created the PostgreSQL database "{name}" (it did not exist).' in seen["log"]
+    assert_service_ran(
+        seen,
+        database="postgresql",
+        broker="redis",
+        createsuperuser=(
+            f"DJANGO_DEBUG=1 DATABASE_URL={url} .venv/bin/python manage.py createsuperuser"
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_run_command_says_in_one_line_how_to_create_a_database_it_may_not_create(
+    tmp_path, role_without_createdb
+):
+    db = settings.DATABASES["default"]
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    url = f"postgresql://{role_without_createdb}@{host}:{port}/run_check_cannot"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": url,
+    }
+
+    done = subprocess.run(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode != 0
+    ours = [line for line in done.stderr.splitlines() if line.startswith("make run:")]
+    assert ours == [
+        f'make run: database "run_check_cannot" does not exist at {host}:{port} and could not be '
+        "created (permission denied to create database); create it as a PostgreSQL superuser: "
+        f"createdb -h {host} -p {port} -U postgres -O {role_without_createdb} run_check_cannot"
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "migrate" not in done.stdout

@@ -34,6 +34,7 @@ CONTRACT = {
     "/api/v1/responses/{response_id}/amendments/": ["get", "post"],
     "/api/v1/schedules/": ["get", "post"],
     "/api/v1/schedules/{id}/": ["get", "patch"],
+    "/api/v1/schedules/{id}/edit-preview/": ["post"],
     "/api/v1/schedules/{id}/preview/": ["get"],
     "/api/v1/sites/": ["get", "post"],
     "/api/v1/sites/{code}/": ["get", "patch"],
@@ -51,7 +52,7 @@ CONTRACT = {
     "/api/v1/subjects/{subject_id}/cmax-results/{result_id}/void/": ["post"],
     "/api/v1/subjects/{subject_id}/responses/": ["get", "post"],
     "/api/v1/subjects/{subject_id}/revoke-tokens/": ["post"],
-    "/api/v1/users/": ["post"],
+    "/api/v1/users/": ["get", "post"],
     "/api/v1/users/{user_id}/channels/": ["get", "post"],
 }
 
@@ -71,3 +72,65 @@ def test_schema_documents_the_idempotency_key_of_a_submission(api_client):
 
     submit = paths["/api/v1/me/assessments/{assessment_id}/response/"]["post"]
     assert [p["name"] for p in submit["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    if "allOf" in node and len(node["allOf"]) == 1:
+        return _resolve(schema, node["allOf"][0])
+    return node
+
+
+def _example_problems(schema: dict, node: dict, value, where: str) -> list[str]:
+    """Keys of an example that its schema does not declare, or required ones it lacks."""
+    node = _resolve(schema, node)
+    problems = []
+    if isinstance(value, dict) and "properties" in node:
+        unknown = set(value) - set(node["properties"])
+        missing = set(node.get("required", [])) - set(value)
+        problems += [f"{where}.{k}: not in the schema" for k in sorted(unknown)]
+        problems += [f"{where}.{k}: required, missing" for k in sorted(missing)]
+        for key in set(value) & set(node["properties"]):
+            problems += _example_problems(
+                schema, node["properties"][key], value[key], f"{where}.{key}"
+            )
+    elif isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            problems += _example_problems(schema, node["items"], item, f"{where}[{index}]")
+    return problems
+
+
+@pytest.mark.django_db
+def test_every_write_operation_with_a_body_has_a_request_example_the_schema_accepts(api_client):
+    schema = yaml.safe_load(api_client.get("/api/v1/schema/").content)
+    without, problems, with_body = [], [], 0
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch") or "requestBody" not in operation:
+                continue
+            if "application/json" not in operation["requestBody"]["content"]:
+                continue  # FHIR's application/fhir+json: its example is in docs/fhir.md
+            with_body += 1
+            content = operation["requestBody"]["content"]["application/json"]
+            examples = content.get("examples", {})
+            if not examples:
+                without.append(f"{method.upper()} {path}")
+            for name, example in examples.items():
+                problems += _example_problems(
+                    schema, content["schema"], example["value"], f"{method} {path} {name}"
+                )
+
+    assert with_body >= 19
+    assert without == []
+    assert problems == []
+
+
+@pytest.mark.django_db
+def test_the_schema_says_a_repeating_entry_needs_until_day(api_client):
+    schema = yaml.safe_load(api_client.get("/api/v1/schema/").content)
+    entry = schema["components"]["schemas"]["EntryRequest"]["properties"]
+
+    assert "repeating entry" in entry["until_day"]["description"]
+    assert "required" in entry["until_day"]["description"].lower()

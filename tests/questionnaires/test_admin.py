@@ -28,6 +28,7 @@ def test_changelist_shows_every_version(admin_browser):
     assert rows == [
         ("BPNS", 1, "clinician"),
         ("GAD-7", 1, "self_report"),
+        ("NEURO-SX", 2, "self_report"),
         ("NEURO-SX", 1, "self_report"),
         ("PHQ-9", 1, "self_report"),
     ]

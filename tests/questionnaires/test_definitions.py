@@ -69,13 +69,32 @@ def by_code(definition):
     return {item["code"]: item for item in definition["items"]}
 
 
-def test_load_definitions_finds_the_four_instruments(definitions):
-    assert sorted((d["code"], d["version"]) for d in definitions.values()) == [
+def test_load_definitions_finds_the_four_instruments():
+    assert [(d["code"], d["version"]) for d in load_definitions()] == [
         ("BPNS", 1),
         ("GAD-7", 1),
         ("NEURO-SX", 1),
+        ("NEURO-SX", 2),
         ("PHQ-9", 1),
     ]
+
+
+def test_neuro_sx_v2_puts_a_full_stop_between_the_sentences_of_each_item():
+    versions = {d["version"]: d for d in load_definitions() if d["code"] == "NEURO-SX"}
+    old, new = versions[1], versions[2]
+
+    texts = [item["text"]["en"] for item in new["items"]]
+    assert texts[0] == (
+        "Right foot or leg: pain, aching or burning. Rate the severity from 0 (none) to 10 (worst)."
+    )
+    assert all(". Rate the severity" in text for text in texts)
+    # Only the texts changed: the same items, answers and scorer, so v1 responses stay valid.
+    strip = [{k: v for k, v in item.items() if k != "text"} for item in old["items"]]
+    assert strip == [{k: v for k, v in item.items() if k != "text"} for item in new["items"]]
+    assert (old["scoring"], old.get("scoring_version", 1)) == (
+        new["scoring"],
+        new.get("scoring_version", 1),
+    )
 
 
 @pytest.mark.parametrize("code", ["PHQ-9", "GAD-7", "NEURO-SX", "BPNS"])
@@ -423,6 +442,7 @@ def test_a_translation_is_added_by_data_alone_as_a_new_version(tmp_path):
         ("BPNS", 1),
         ("GAD-7", 1),
         ("NEURO-SX", 1),
+        ("NEURO-SX", 2),
         ("PHQ-9", 1),
         ("PHQ-9", 2),
     ]

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from questionnaires.definitions import definition_checksum
+from questionnaires.definitions import definition_checksum, load_definitions
 from questionnaires.models import InstrumentVersion
 from questionnaires.selectors import current_versions, find_version
 from questionnaires.services import (
@@ -26,17 +26,19 @@ def stored_rows() -> list[tuple]:
 
 
 def test_migrate_hook_loaded_every_instrument_from_its_file():
-    rows = InstrumentVersion.objects.order_by("code").values_list(
+    rows = InstrumentVersion.objects.order_by("code", "version").values_list(
         "code", "version", "kind", "checksum", "definition"
     )
+    files = {(d["code"], d["version"]): d for d in load_definitions()}
 
     assert list(rows) == [
-        (code, 1, kind, definition_checksum(FILE_DEFINITIONS[code]), FILE_DEFINITIONS[code])
-        for code, kind in [
-            ("BPNS", "clinician"),
-            ("GAD-7", "self_report"),
-            ("NEURO-SX", "self_report"),
-            ("PHQ-9", "self_report"),
+        (code, version, kind, definition_checksum(files[code, version]), files[code, version])
+        for code, version, kind in [
+            ("BPNS", 1, "clinician"),
+            ("GAD-7", 1, "self_report"),
+            ("NEURO-SX", 1, "self_report"),
+            ("NEURO-SX", 2, "self_report"),
+            ("PHQ-9", 1, "self_report"),
         ]
     ]
 
@@ -52,6 +54,7 @@ def test_sync_instruments_run_twice_adds_no_rows():
         ("BPNS", 1),
         ("GAD-7", 1),
         ("NEURO-SX", 1),
+        ("NEURO-SX", 2),
         ("PHQ-9", 1),
     ]
     assert second == []
@@ -111,7 +114,7 @@ def test_current_versions_lists_the_newest_version_of_each_code(phq9_v2):
     assert [(row.code, row.version) for row in current_versions()] == [
         ("BPNS", 1),
         ("GAD-7", 1),
-        ("NEURO-SX", 1),
+        ("NEURO-SX", 2),
         ("PHQ-9", 2),
     ]
 

@@ -86,8 +86,8 @@ def test_the_migration_encrypts_existing_staff_phone_numbers():
 
     from screening import crypto
 
-    before = [("screening", "0006_audit_export_action")]
-    after = [("screening", "0007_staff_phone_encrypted")]
+    before = [("screening", "0007_staff_phone_e164")]
+    after = [("screening", "0008_staff_phone_encrypted")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     apps = executor.loader.project_state(before).apps

@@ -29,7 +29,7 @@ def test_admin_creates_user_with_opaque_id(admin_client_api):
         "id": str(user.staff_profile.public_id),
         "username": "dr.k",
         "email": "k@example.org",
-        "phone": "+27 82 000 0000",
+        "phone": "+27820000000",  # stored in E.164
     }
     assert user.check_password("a-Long-pass-4821")
     assert user.is_staff is False
@@ -174,3 +174,90 @@ def test_site_list_query_count_is_constant(admin_client_api, rows, django_assert
         response = admin_client_api.get("/api/v1/sites/")
 
     assert len(response.json()["results"]) == rows
+
+
+def test_admin_lists_staff_paginated_and_filtered_by_site(
+    admin_client_api, django_assert_max_num_queries
+):
+    site, other = SiteFactory(code="cpt"), SiteFactory(code="dbn")
+    a = MembershipFactory(site=site, user__username="a.member", escalation_tier=2)
+    MembershipFactory(site=other, user=a.user)
+    MembershipFactory(site=other, user__username="b.member")
+
+    with django_assert_max_num_queries(5):
+        everyone = admin_client_api.get("/api/v1/users/?page_size=2")
+    at_cpt = admin_client_api.get("/api/v1/users/?site=cpt")
+
+    assert everyone.status_code == 200
+    page = everyone.json()
+    assert [u["username"] for u in page["results"]] == ["a.member", "admin"]
+    assert page["next"]
+    rest = admin_client_api.get(page["next"]).json()["results"]
+    assert [u["username"] for u in rest] == ["b.member"]
+    assert at_cpt.json()["results"] == [
+        {
+            "id": str(a.user.staff_profile.public_id),
+            "username": "a.member",
+            "email": a.user.email,
+            "phone": "",
+            "is_active": True,
+            "is_admin": False,
+            "memberships": [
+                {"site": "cpt", "role": a.role, "escalation_tier": 2},
+                {"site": "dbn", "role": "clinician", "escalation_tier": 1},
+            ],
+        }
+    ]
+    assert admin_client_api.get("/api/v1/users/?site=nope").json()["results"] == []
+
+
+def test_staff_listing_is_for_admins_only():
+    member = MembershipFactory()
+
+    assert staff_client(member.user).get("/api/v1/users/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("phone", "stored"),
+    [
+        ("+27 82 123 4567", "+27821234567"),
+        ("+27-82-123-4567", "+27821234567"),
+        ("+1 (415) 555-2671", "+14155552671"),
+        ("082 123 4567", None),  # no country code
+        ("+27 82 12", None),  # too short
+        ("+999 123 4567", None),  # no such country code
+    ],
+)
+def test_user_and_sms_channel_phones_follow_one_e164_rule(admin_client_api, phone, stored):
+    user = admin_client_api.post(
+        "/api/v1/users/",
+        {"username": "p.user", "password": "a-Long-pass-4821", "email": "p@x.org", "phone": phone},
+        format="json",
+    )
+    target = UserFactory()
+    channel = admin_client_api.post(
+        f"/api/v1/users/{target.staff_profile.public_id}/channels/",
+        {"kind": "sms", "address": phone},
+        format="json",
+    )
+
+    if stored is None:
+        assert (user.status_code, channel.status_code) == (400, 400)
+        assert list(user.json()["error"]["fields"]) == ["phone"]
+        assert list(channel.json()["error"]["fields"]) == ["address"]
+    else:
+        assert (user.status_code, channel.status_code) == (201, 201)
+        assert user.json()["phone"] == stored
+        assert channel.json()["address"] == stored
+        assert StaffProfile.objects.get(user__username="p.user").phone == stored
+
+
+def test_add_channel_refuses_an_invalid_sms_number_outside_the_api():
+    from notifications.recipients import add_channel
+    from screening.phones import InvalidPhoneNumber
+
+    user = UserFactory()
+    with pytest.raises(InvalidPhoneNumber):
+        add_channel(user=user, kind="sms", address="0821234567", actor=None)
+    channel, _, _ = add_channel(user=user, kind="sms", address="+27 82 123 4567", actor=None)
+    assert channel.address == "+27821234567"

@@ -341,6 +341,9 @@ def test_contact_details_never_in_clear_in_the_database_or_logs(client_a, site_a
         "+27 82 555 0177",
         "thandi.secret",
         "555 0199",
+        "+27825550199",  # as stored (E.164)
+        "+27825550177",
+        "5550199",
     ]
     haystacks = {
         "subject table": subject_rows,
@@ -355,7 +358,7 @@ def test_contact_details_never_in_clear_in_the_database_or_logs(client_a, site_a
     subject = Subject.objects.get(pk=subject_id)
     assert (subject.contact_email, subject.contact_phone) == (
         "second.secret@example.org",
-        "+27 82 555 0177",
+        "+27825550177",  # normalised to E.164
     )
 
 

@@ -19,7 +19,7 @@ def backfill_audit_site(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0008_sweep_partial_indexes'),
+        ('screening', '0009_sweep_partial_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0007_staff_phone_encrypted'),
+        ('screening', '0008_staff_phone_encrypted'),
     ]
 
     operations = [

@@ -22,7 +22,7 @@ def decrypt_phones(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("screening", "0006_audit_export_action")]
+    dependencies = [("screening", "0007_staff_phone_e164")]
 
     operations = [
         migrations.AddField(
