@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .models import Alert
+from .models import Alert, Channel
+from .recipients import enable_channel
 
 
 @admin.register(Alert)
@@ -25,3 +26,26 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    """Channels: see which are broken and why; re-enable them (what failed is sent again)."""
+
+    list_display = ("id", "user", "subject", "kind", "active", "broken_at", "last_error")
+    list_filter = ("kind", "active", ("broken_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__email", "subject__study_id")
+    list_select_related = ("user", "subject")
+    readonly_fields = [field.name for field in Channel._meta.fields]
+    actions = ["enable"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Re-enable (send again what failed for open alerts)")
+    def enable(self, request, queryset):
+        resent = sum(enable_channel(channel=channel, actor=request.user) for channel in queryset)
+        self.message_user(request, f"{queryset.count()} channel(s) enabled; {resent} resent.")

@@ -1,11 +1,23 @@
 """Who is told, on which channel, and whether they were: planning, sending and sweeping deliveries.
 
-The row is the truth; a task is only a trigger. One ``Delivery`` row per alert and channel is
+The row is the truth; a task is only a trigger. One ``Delivery`` row per message and channel is
 written before anything is sent (unique, so re-planning creates no duplicate), a task named
 ``notifications.deliver`` is sent after commit with the delivery id only, and the task claims the
-row with a conditional UPDATE (pending -> sending), so a redelivered or doubled task sends nothing.
-A beat sweep puts rows stuck in ``sending`` past the lease back to ``pending`` (their worker died)
-and re-sends the task for due pending rows (the broker lost it, or was down at commit).
+row with a conditional UPDATE (pending and due -> sending), so a redelivered or doubled task sends
+nothing. The messages are alerts (to staff), subject reminders, and notices that a channel broke.
+
+One retry timer: the row's ``next_attempt_at``. A transient failure puts the row back to pending
+with ``next_attempt_at`` = now + backoff (doubling from ``DELIVERY_RETRY_BACKOFF_SECONDS``, at most
+10 minutes) and sends the task with that countdown as a trigger; the beat sweep re-sends the task
+of every due pending row (the trigger was lost, or the broker was down), and puts rows stuck in
+``sending`` past the lease back to pending (their worker died). Nothing else retries a delivery.
+
+Channel health. Only a recipient-specific permanent failure (an SMTP 5.1.x refusal of that address
+while the server accepts its postmaster, a webhook's 410 Gone) marks a channel broken; its owner
+and the admins are told (``channel_broken`` notices). Everything else (server-wide refusals, 4xx,
+5xx, timeouts) is retried; after ``DELIVERY_FAILOVER_ATTEMPTS`` attempts or
+``DELIVERY_FAILOVER_SECONDS``, whichever comes first, the recipient's other channels are planned
+too, while this one keeps retrying up to ``DELIVERY_MAX_ATTEMPTS``.
 
 "Exactly once" here means at least once, and at most once per claim: a worker that dies after
 the message left but before the row said ``sent`` leaves the row in ``sending``; the sweep sends it
@@ -24,9 +36,9 @@ from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
-from config.celery_app import app
-from notifications.models import Alert, Channel, Delivery
-from notifications.recipients import usable_channels
+from config import tasks
+from notifications.models import Alert, Channel, Delivery, SubjectReminder
+from notifications.recipients import email_channel, subject_channels, usable_channels
 from notifications.transports import TransportError, get_transport
 from screening.models import SiteMembership
 
@@ -47,10 +59,6 @@ MAX_BACKOFF_SECONDS = 600
 
 
 ERROR_LENGTH = 500
-
-
-class DeliveryRetry(Exception):
-    """A transient failure: the row is pending again and the task should retry later."""
 
 
 @transaction.atomic
@@ -81,16 +89,79 @@ def plan_deliveries(*, alert: Alert, tier: int = 1) -> list[Delivery]:
             extra={"alert_id": str(alert.pk), "tier": tier},
         )
         return []
-    return _create_and_send(alert, rows)
+    return _create_and_send(rows)
 
 
-def _create_and_send(alert: Alert, rows: list[Delivery]) -> list[Delivery]:
+def plan_reminder(reminder: SubjectReminder) -> list[Delivery]:
+    """Create the delivery of a reminder on the subject's first usable channel (email, else SMS).
+
+    The other channel is its fallback. Returns the rows (none when the subject has no usable
+    contact). The caller holds the transaction that claimed the reminder.
+    """
+    channels = subject_channels(reminder.assessment.subject)
+    if not channels:
+        return []
+    return _create_and_send(
+        [Delivery(purpose=Delivery.Purpose.REMINDER, reminder=reminder, channel=channels[0])]
+    )
+
+
+def notify_channel_broken(channel: Channel) -> list[Delivery]:
+    """Tell the owner of a broken channel (on their other channels) and the admins (by email)."""
+    User = get_user_model()
+    rows: list[Delivery] = []
+    owner = channel.user
+    if owner is not None and owner.is_active:
+        rows += [
+            Delivery(
+                purpose=Delivery.Purpose.CHANNEL_BROKEN,
+                about_channel=channel,
+                channel=other,
+                recipient=owner,
+            )
+            for other in usable_channels(owner, exclude=channel.pk)
+        ]
+    told = {row.recipient_id for row in rows}
+    admins = (
+        User.objects.filter(Q(is_staff=True) | Q(is_superuser=True), is_active=True)
+        .exclude(pk__in=told)
+        .order_by("pk")
+    )
+    for admin in admins:
+        admin_channel = email_channel(admin, exclude=channel.pk)
+        if admin_channel is not None:
+            rows.append(
+                Delivery(
+                    purpose=Delivery.Purpose.CHANNEL_BROKEN,
+                    about_channel=channel,
+                    channel=admin_channel,
+                    recipient=admin,
+                )
+            )
+    if not rows:
+        logger.error(
+            "nobody can be told that a channel broke", extra={"channel_id": str(channel.pk)}
+        )
+        return []
+    return _create_and_send(rows)
+
+
+def _same_message(row: Delivery) -> Q:
+    """Return a filter for the rows of the same message as ``row``."""
+    if row.purpose == Delivery.Purpose.ALERT:
+        return Q(alert_id=row.alert_id)
+    if row.purpose == Delivery.Purpose.REMINDER:
+        return Q(reminder_id=row.reminder_id)
+    return Q(about_channel_id=row.about_channel_id, purpose=row.purpose)
+
+
+def _create_and_send(rows: list[Delivery]) -> list[Delivery]:
     """Insert the rows (ignoring those that exist) and send the task of each pending one."""
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
     deliveries = list(
-        Delivery.objects.filter(alert=alert, channel__in=[row.channel for row in rows]).order_by(
-            "created_at", "id"
-        )
+        Delivery.objects.filter(
+            _same_message(rows[0]), channel__in=[row.channel for row in rows]
+        ).order_by("created_at", "id")
     )
     for delivery in deliveries:
         if delivery.status == Delivery.Status.PENDING:
@@ -100,19 +171,12 @@ def _create_and_send(alert: Alert, rows: list[Delivery]) -> list[Delivery]:
 
 def send_delivery_on_commit(delivery_id) -> None:
     """Send the deliver task after the current transaction commits."""
-    delivery_id = str(delivery_id)
-    transaction.on_commit(lambda: send_delivery_task(delivery_id))
+    tasks.send_task_on_commit(DELIVER_TASK, delivery_id)
 
 
-def send_delivery_task(delivery_id: str) -> None:
-    """Send the deliver task by name; if the broker is down, the sweep sends it later."""
-    try:
-        app.send_task(DELIVER_TASK, args=[delivery_id])
-    except Exception as exc:  # broker down: the row is pending and the sweep retries
-        logger.warning(
-            "delivery task not sent; the sweep will retry",
-            extra={"delivery_id": delivery_id, "error": type(exc).__name__},
-        )
+def send_delivery_task(delivery_id: str, countdown: float | None = None) -> None:
+    """Send the deliver task now; if the broker is down, the sweep sends it later."""
+    tasks.send_task(DELIVER_TASK, [str(delivery_id)], countdown=countdown)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -122,37 +186,39 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver(delivery_id) -> str:
-    """Send one delivery unless someone has claimed it; record the outcome; return its status.
+    """Send one due delivery unless someone has claimed it; record the outcome; return its status.
 
-    Raises DeliveryRetry after a transient failure (the row is pending again, with the time of the
-    next attempt), so that the task retries with backoff.
+    After a transient failure the row is pending again with the time of its next attempt
+    (returned status "pending"); the task of that attempt is sent with that countdown.
     """
     now = timezone.now()
-    claimed = Delivery.objects.filter(id=delivery_id, status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:  # sent already, failed, cancelled, or another worker holds it
+    claimed = Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        id=delivery_id,
+        status=Delivery.Status.PENDING,
+    ).update(status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:  # sent already, failed, cancelled, not due, or another worker holds it
         return ""
-    delivery = Delivery.objects.select_related("alert__subject__site", "channel", "recipient").get(
-        id=delivery_id
-    )
+    delivery = Delivery.objects.select_related(
+        "alert__subject__site",
+        "reminder__assessment__subject",
+        "about_channel",
+        "channel__subject",
+        "recipient",
+    ).get(id=delivery_id)
     channel = delivery.channel
 
-    if delivery.alert.status == Alert.Status.RESOLVED:
-        _finish(delivery, Delivery.Status.CANCELLED, error="alert resolved before sending")
+    cancel_reason = _pointless(delivery, now)
+    if cancel_reason:
+        _finish(delivery, Delivery.Status.CANCELLED, error=cancel_reason)
         return Delivery.Status.CANCELLED
     if delivery.attempts > settings.DELIVERY_MAX_ATTEMPTS:
         # Claimed again and again without an outcome (its worker keeps dying): stop here.
         return _record_failure(
             delivery, TransportError("no outcome after the maximum attempts", permanent=False)
         )
-    if not SiteMembership.objects.filter(
-        user_id=delivery.recipient_id, site_id=delivery.alert.subject.site_id
-    ).exists():
-        # Left the site since planning: they may no longer see this subject's data.
-        _finish(delivery, Delivery.Status.CANCELLED, error="recipient left the site")
-        return Delivery.Status.CANCELLED
-    if not channel.active or channel.broken_at is not None or not delivery.recipient.is_active:
+    recipient_gone = delivery.recipient is not None and not delivery.recipient.is_active
+    if not channel.active or channel.broken_at is not None or recipient_gone:
         # Disabled since planning: do not send there, and try the recipient's other channels.
         with transaction.atomic():
             _finish(delivery, Delivery.Status.FAILED, error="channel or recipient disabled")
@@ -175,11 +241,35 @@ def deliver(delivery_id) -> str:
     Delivery.objects.filter(
         id=delivery.id, status__in=[Delivery.Status.SENDING, Delivery.Status.PENDING]
     ).update(status=Delivery.Status.SENT, sent_at=timezone.now(), last_error="")
+    _settle_reminder(delivery)
     logger.info(
         "delivery sent",
-        extra={"delivery_id": str(delivery.id), "kind": channel.kind, "tier": delivery.tier},
+        extra={
+            "delivery_id": str(delivery.id),
+            "purpose": delivery.purpose,
+            "kind": channel.kind,
+            "tier": delivery.tier,
+        },
     )
     return Delivery.Status.SENT
+
+
+def _pointless(delivery: Delivery, now: datetime) -> str:
+    """Return why the message need not be sent any more ("" if it should be)."""
+    if delivery.purpose == Delivery.Purpose.ALERT:
+        alert = delivery.alert
+        if alert.status == Alert.Status.RESOLVED:
+            return "alert resolved before sending"
+        if not SiteMembership.objects.filter(
+            user_id=delivery.recipient_id, site_id=alert.subject.site_id
+        ).exists():
+            # Left the site since planning: they may no longer see this subject's data.
+            return "recipient left the site"
+    if delivery.purpose == Delivery.Purpose.REMINDER:
+        from notifications.reminders import skip_reason
+
+        return skip_reason(delivery.reminder, now=now, check_contact=False)
+    return ""
 
 
 def _finish(delivery: Delivery, status: str, *, error: str) -> None:
@@ -187,10 +277,28 @@ def _finish(delivery: Delivery, status: str, *, error: str) -> None:
     Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
         status=status, last_error=error[:ERROR_LENGTH]
     )
+    _settle_reminder(delivery)
+
+
+def _settle_reminder(delivery: Delivery) -> None:
+    """Give a reminder the outcome of its deliveries once one was sent or all have ended."""
+    if delivery.reminder_id is None:
+        return
+    from notifications.reminders import settle
+
+    settle(delivery.reminder_id)
+
+
+def _should_fail_over(delivery: Delivery, now: datetime) -> bool:
+    return delivery.failed_over_at is None and (
+        delivery.attempts >= settings.DELIVERY_FAILOVER_ATTEMPTS
+        or now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_FAILOVER_SECONDS)
+    )
 
 
 def _record_failure(delivery: Delivery, exc: TransportError) -> str:
-    """Retry a transient failure later; fail a permanent one and try the other channels."""
+    """Retry a transient failure (failing over in time); a permanent one breaks the channel."""
+    now = timezone.now()
     error = str(exc)[:ERROR_LENGTH]
     log_extra = {
         "delivery_id": str(delivery.id),
@@ -199,60 +307,111 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
         "error": error,
     }
     if not exc.permanent and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
-        Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING,
-            last_error=error,
-            next_attempt_at=timezone.now() + backoff(delivery.attempts),
-        )
+        delay = backoff(delivery.attempts)
+        with transaction.atomic():
+            Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.PENDING, last_error=error, next_attempt_at=now + delay
+            )
+            Channel.objects.filter(id=delivery.channel_id).update(last_error=error)
+            if _should_fail_over(delivery, now):
+                Delivery.objects.filter(id=delivery.id).update(failed_over_at=now)
+                logger.warning("delivery failing over to the other channels", extra=log_extra)
+                fall_back(delivery)
         logger.warning("delivery failed; will retry", extra=log_extra)
-        raise DeliveryRetry(f"delivery {delivery.id}: {error}")
+        send_delivery_task(str(delivery.id), countdown=delay.total_seconds())
+        return Delivery.Status.PENDING
 
     with transaction.atomic():
         _finish(delivery, Delivery.Status.FAILED, error=error)
-        channel = delivery.channel
-        channel.last_error = error
-        update_fields = ["last_error"]
+        Channel.objects.filter(id=delivery.channel_id).update(last_error=error)
+        broke = False
         if exc.permanent:
-            # Only a permanent refusal says the address is wrong. Exhausted transient attempts
-            # (an SMTP outage, say) must not disable every channel for future alerts.
-            channel.broken_at = timezone.now()
-            update_fields.append("broken_at")
-        channel.save(update_fields=update_fields)
+            # Only a recipient-specific permanent refusal says the address is wrong; exhausted
+            # transient attempts (an SMTP outage, say) never disable a channel.
+            broke = bool(
+                Channel.objects.filter(id=delivery.channel_id, broken_at__isnull=True).update(
+                    broken_at=now
+                )
+            )
         logger.warning(
-            "delivery failed for good" + ("; channel marked broken" if exc.permanent else ""),
+            "delivery failed for good" + ("; channel marked broken" if broke else ""),
             extra=log_extra,
         )
-        fall_back(delivery)
+        if delivery.failed_over_at is None:
+            fall_back(delivery)
+        if broke and delivery.purpose != Delivery.Purpose.CHANNEL_BROKEN:
+            delivery.channel.refresh_from_db()
+            notify_channel_broken(delivery.channel)
     return Delivery.Status.FAILED
 
 
 def fall_back(failed: Delivery) -> list[Delivery]:
-    """Plan the alert on the recipient's other usable channels; log at ERROR if there are none."""
+    """Plan the message on the recipient's other usable channels; log at ERROR if there are none."""
     recipient = failed.recipient
-    candidates = (
-        usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
-    )
+    if recipient is not None:
+        candidates = (
+            usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
+        )
+    else:
+        subject = failed.channel.subject
+        candidates = subject_channels(subject, exclude=failed.channel_id) if subject else []
     already = set(
-        Delivery.objects.filter(alert_id=failed.alert_id, channel__in=candidates).values_list(
+        Delivery.objects.filter(_same_message(failed), channel__in=candidates).values_list(
             "channel_id", flat=True
         )
     )
     rows = [
-        Delivery(alert=failed.alert, channel=channel, recipient=recipient, tier=failed.tier)
+        Delivery(
+            purpose=failed.purpose,
+            alert_id=failed.alert_id,
+            reminder_id=failed.reminder_id,
+            about_channel_id=failed.about_channel_id,
+            channel=channel,
+            recipient=recipient,
+            tier=failed.tier,
+        )
         for channel in candidates
         if channel.pk not in already
     ]
     if not rows:
         logger.error(
-            "alert not delivered to a recipient: no other usable channel",
+            "message not delivered to a recipient: no other usable channel",
             extra={
+                "purpose": failed.purpose,
                 "alert_id": str(failed.alert_id),
                 "delivery_id": str(failed.id),
-                "user_id": recipient.pk,
+                "user_id": recipient.pk if recipient else None,
             },
         )
         return []
-    return _create_and_send(failed.alert, rows)
+    return _create_and_send(rows)
+
+
+@transaction.atomic
+def resend_failed_on(channel: Channel) -> int:
+    """Send again what failed on a channel for alerts still open (not resolved); return how many.
+
+    Called when the channel is re-enabled: the failed rows go back to pending with a fresh count.
+    """
+    ids = list(
+        Delivery.objects.filter(
+            channel=channel,
+            purpose=Delivery.Purpose.ALERT,
+            status=Delivery.Status.FAILED,
+        )
+        .exclude(alert__status=Alert.Status.RESOLVED)
+        .values_list("id", flat=True)
+    )
+    Delivery.objects.filter(id__in=ids).update(
+        status=Delivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        failed_over_at=None,
+        last_error="",
+    )
+    for delivery_id in ids:
+        send_delivery_on_commit(delivery_id)
+    return len(ids)
 
 
 def sweep_deliveries(*, now: datetime | None = None) -> dict[str, int]:

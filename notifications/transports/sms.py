@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import requests
 from django.conf import settings
 
-from . import TransportError, classify_http_status
+from . import TransportError, classify_http_status, delivery_address
 from .messages import render_sms
 
 if TYPE_CHECKING:
@@ -61,6 +61,6 @@ class SmsTransport:
         backend = BACKENDS[settings.SMS_BACKEND]()
         backend.send(
             channel_id=str(delivery.channel_id),
-            to=delivery.channel.address,
+            to=delivery_address(delivery),
             text=render_sms(delivery),
         )
