@@ -28,7 +28,11 @@ def send_task(name: str, args: Sequence[Any] = (), *, countdown: float | None = 
     except Exception as exc:  # broker down, unreachable or hung: the row waits for the sweep
         logger.warning(
             "task not sent; the sweep will retry",
-            extra={"task": name, "args": [str(arg) for arg in args], "error": type(exc).__name__},
+            extra={
+                "task": name,
+                "task_args": [str(arg) for arg in args],
+                "error": type(exc).__name__,
+            },
         )
         return False
     return True
