@@ -374,6 +374,8 @@ def fall_back(failed: Delivery) -> list[Delivery]:
         if channel.pk not in already
     ]
     if not rows:
+        if candidates:
+            return []  # planned there already
         logger.error(
             "message not delivered to a recipient: no other usable channel",
             extra={
