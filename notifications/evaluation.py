@@ -6,10 +6,9 @@ transaction holding the subject row (``FOR NO KEY UPDATE``: concurrent evaluatio
 queue up, while inserts that reference the subject are not blocked):
 - an unresolved alert of the category exists: its evidence, rules and reasons grow and its severity
   rises if the finding's is higher; nobody is paged again;
-- else, if the category's latest alert is resolved and none of the finding's evidence entered the
-  system (response ``received_at``, Cmax ``created_at``) after that resolution: nothing happens
-  ("after resolution only newer evidence opens a new one"; entry time, not completion time, so a
-  paper form completed before the resolution but entered after it still reaches a clinician);
+- else, if resolved alerts of the category already hold all of the finding's evidence: nothing
+  happens ("after resolution only new evidence opens a new one": evidence entered after the
+  resolution, or entered before it but evaluated only after it, which nobody saw);
 - else a new alert records the profile version and an input snapshot, and
   ``plan_deliveries`` fans it out to the site's first tier with active members (only here,
   never for added evidence).
@@ -30,8 +29,7 @@ from django.utils import timezone
 from notifications import delivery, recipients
 from notifications.models import Alert
 from screening.audit import record_audit
-from screening.cmax import select_current_cmax
-from screening.evidence import GatheredInputs, gather_inputs, snapshot_inputs
+from screening.evidence import GatheredInputs, decision_input, gather_inputs, snapshot_inputs
 from screening.models import (
     EvaluationRequest,
     Subject,
@@ -39,10 +37,9 @@ from screening.models import (
 from screening.rules import (
     RULE_ORDER,
     SEVERITY_RANK,
-    EvaluationInput,
     Finding,
     evaluate,
-    select_latest_screens,
+    urgent_findings,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,37 +91,30 @@ def evaluate_subject(*, subject_id, now: datetime | None = None) -> EvaluationOu
         pending = list(
             EvaluationRequest.objects.filter(
                 subject=subject, processed_at__isnull=True
-            ).values_list("id", flat=True)
+            ).values_list("id", "reason", "source_id")
         )
+        # The responses received since the last evaluation: the urgent rules judge each one on
+        # its own, whatever newer results exist and whatever its completion time.
+        new_response_ids = [
+            source_id
+            for _, reason, source_id in pending
+            if reason == EvaluationRequest.Reason.RESPONSE and source_id
+        ]
         # Read the clock only now, after the lock and the pending requests: the evidence of every
         # request marked processed below was stored before this instant, so it is seen.
         now = now or timezone.now()
-        inputs = gather_inputs(subject, now=now)
-        selected = select_latest_screens(inputs.screens, now=now, thresholds=inputs.thresholds)
-        cmax = select_current_cmax(
-            inputs.samples,
-            now=now,
-            recency_days=inputs.thresholds.cmax_recency_days,
-            latest_dose_change_at=inputs.latest_dose_change_at,
-        )
-        evaluation_input = EvaluationInput(
-            now=now,
-            latest=selected.latest,
-            bpns=selected.bpns,
-            cmax=cmax,
-            regimen=inputs.regimen,
-            phq9_invalid=selected.phq9_invalid,
-            neuro_incomplete=selected.neuro_incomplete,
-        )
+        inputs = gather_inputs(subject, now=now, new_response_ids=new_response_ids)
+        evaluation_input = decision_input(inputs)
         findings = evaluate(evaluation_input, inputs.thresholds)
+        findings += urgent_findings(inputs.new_screens, evaluation_input, inputs.thresholds)
         outcome = EvaluationOutcome(findings=findings)
         snapshot = snapshot_inputs(inputs, evaluation_input)
         for merged in merge_by_category(findings):
             apply_finding(subject, merged, inputs=inputs, snapshot=snapshot, outcome=outcome)
         if pending:
-            outcome.requests_processed = EvaluationRequest.objects.filter(id__in=pending).update(
-                processed_at=timezone.now()
-            )
+            outcome.requests_processed = EvaluationRequest.objects.filter(
+                id__in=[request_id for request_id, _, _ in pending]
+            ).update(processed_at=timezone.now())
     for alert in outcome.created:
         logger.info(
             "alert created",
@@ -188,19 +178,8 @@ def apply_finding(
         if extend_alert(unresolved, merged):
             outcome.updated.append(unresolved)
         return
-    last_resolved = (
-        Alert.objects.filter(
-            subject=subject, category=merged.category, status=Alert.Status.RESOLVED
-        )
-        .order_by("-resolved_at")
-        .first()
-    )
-    if last_resolved is not None and not any(
-        inputs.entered_at[evidence_id] > last_resolved.resolved_at
-        for evidence_id in (*merged.response_ids, *merged.cmax_ids)
-        if evidence_id in inputs.entered_at
-    ):
-        return  # resolved already, and nothing new since (clinical-reference §3)
+    if already_resolved(subject, merged):
+        return  # a clinician resolved an alert holding all of this evidence already
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -242,6 +221,32 @@ def apply_finding(
     )
     delivery.plan_deliveries(alert=alert, tier=alert.escalation_tier)
     outcome.created.append(alert)
+
+
+def already_resolved(subject: Subject, merged: CategoryFinding) -> bool:
+    """Tell whether resolved alerts of the category already hold all of the finding's evidence.
+
+    After resolution only evidence that no resolved alert of the category held opens a new one:
+    a result entered after the resolution, or one entered before it but evaluated after it (a
+    delayed evaluation), which the clinician who resolved never saw.
+    """
+    resolved = Alert.objects.filter(
+        subject=subject, category=merged.category, status=Alert.Status.RESOLVED
+    )
+    if not resolved.exists():
+        return False
+    held = {
+        str(pk)
+        for pk in Alert.evidence_responses.through.objects.filter(alert__in=resolved).values_list(
+            "response_id", flat=True
+        )
+    } | {
+        str(pk)
+        for pk in Alert.evidence_cmax_results.through.objects.filter(
+            alert__in=resolved
+        ).values_list("cmaxresult_id", flat=True)
+    }
+    return set(merged.response_ids) | set(merged.cmax_ids) <= held
 
 
 def evidence_of(reason: dict[str, Any]) -> set[str]:

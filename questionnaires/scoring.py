@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "FLAGS",
     "INCOMPLETE_WITH_SYMPTOMS",
+    "ITEM9_POSITIVE",
+    "ITEM9_UNANSWERED",
+    "SIGNS_WITHOUT_SYMPTOMS",
+    "SYMPTOMS_WITHOUT_SIGNS",
     "Score",
     "Scorer",
     "ScoringError",
@@ -27,6 +32,24 @@ __all__ = [
     "score",
     "score_definition",
 ]
+
+
+# The flags a score may carry; the decision table and the services read these names only.
+ITEM9_POSITIVE = "item9_positive"  # PHQ-9 item 9 answered >= 1
+ITEM9_UNANSWERED = "item9_unanswered"  # PHQ-9 item 9 left blank: a positive flag, never 0
+# An invalid NEURO-SX/BPNS with a severity >= 1 answered: its grade is a lower bound.
+INCOMPLETE_WITH_SYMPTOMS = "incomplete_with_symptoms"
+SYMPTOMS_WITHOUT_SIGNS = "symptoms_without_signs"  # BPNS
+SIGNS_WITHOUT_SYMPTOMS = "signs_without_symptoms"  # BPNS
+FLAGS = frozenset(
+    {
+        ITEM9_POSITIVE,
+        ITEM9_UNANSWERED,
+        INCOMPLETE_WITH_SYMPTOMS,
+        SYMPTOMS_WITHOUT_SIGNS,
+        SIGNS_WITHOUT_SYMPTOMS,
+    }
+)
 
 
 class ScoringError(ValueError):
@@ -69,6 +92,37 @@ class Score:
             "case": self.case,
             "invalid_reason": self.invalid_reason,
         }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Score:
+        """Read a stored score (``as_dict``) back, tolerating damaged or older rows.
+
+        A field of the wrong type reads as absent (``None``, no flags, invalid), never as a
+        number: a stored row that cannot be read must not look like a benign score. Flags are
+        kept as stored, known or not.
+        """
+        values: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+
+        def whole(key: str) -> int | None:
+            value = values.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        def text(key: str) -> str | None:
+            value = values.get(key)
+            return value if isinstance(value, str) else None
+
+        flags = values.get("flags")
+        case = values.get("case")
+        return cls(
+            total=whole("total"),
+            band=text("band"),
+            flags=tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),
+            prorated=values.get("prorated") is True,
+            valid=values.get("valid") is True,
+            grade=whole("grade"),
+            case=case if isinstance(case, bool) else None,
+            invalid_reason=text("invalid_reason"),
+        )
 
 
 @dataclass(frozen=True)
@@ -201,9 +255,9 @@ def score_phq9(answers: Mapping[str, Any]) -> Score:
     # Item 9 >= 1 starts the suicide-risk pathway; unanswered is a positive flag, never 0
     # (Simon 2013; clinical-reference §1).
     if item9 is None:
-        flags.append("item9_unanswered")
+        flags.append(ITEM9_UNANSWERED)
     elif item9 >= 1:
-        flags.append("item9_positive")
+        flags.append(ITEM9_POSITIVE)
     missing = _missing(values)
     if len(missing) > PHQ9_MAX_MISSING:
         return Score(
@@ -295,9 +349,6 @@ def grade_symptoms(highest: int) -> int:
     if highest <= 6:
         return 2
     return 3
-
-
-INCOMPLETE_WITH_SYMPTOMS = "incomplete_with_symptoms"
 
 
 def _grade_lower_bound(symptoms: Mapping[str, int | None]) -> int | None:
@@ -395,9 +446,9 @@ def score_bpns(answers: Mapping[str, Any]) -> Score:
     flags: list[str] = []
     if grade >= 1 and not signs:
         # Symptoms alone are a positive symptom screen, not a case (clinical-reference §1).
-        flags.append("symptoms_without_signs")
+        flags.append(SYMPTOMS_WITHOUT_SIGNS)
     if grade == 0 and signs:
-        flags.append("signs_without_symptoms")
+        flags.append(SIGNS_WITHOUT_SYMPTOMS)
     return Score(
         total=None,
         band=None,

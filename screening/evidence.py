@@ -26,13 +26,15 @@ Inputs (clinical-reference §3), as of ``now``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models.functions import Least
 
-from screening.cmax import CmaxSample
+from questionnaires.scoring import PHQ9_ITEM9, Score
+from screening.cmax import CmaxSample, select_current_cmax
 from screening.models import (
     CmaxResult,
     MonitoringProfile,
@@ -46,9 +48,19 @@ from screening.rules import (
     Regimen,
     ScreenResult,
     Thresholds,
+    select_latest_screens,
 )
 from screening.services.profiles import DEFAULT_DRUG, current_profile, thresholds_for
 
+RESPONSE_FIELDS = (
+    "id",
+    "instrument_code",
+    "completed_at",
+    "received_at",
+    "score",
+    "valid",
+    "answers",
+)
 # An occasion's samples lie within 24 h of each other (screening.cmax): load one day more than
 # the recency window so the whole latest occasion is seen.
 CMAX_LOAD_MARGIN = timedelta(days=1)
@@ -66,10 +78,20 @@ class GatheredInputs:
     regimen: Regimen | None
     latest_dose_change_at: datetime | None
     entered_at: dict[str, datetime]  # evidence id -> when it entered the system
+    # Responses received since the subject was last evaluated (their outbox rows were pending),
+    # whatever their completion time: the urgent rules judge each one on its own
+    # (rules.urgent_findings).
+    new_screens: list[ScreenResult] = field(default_factory=list)
 
 
-def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
-    """Read the subject's regimen, profile, recent responses and Cmax samples (four queries)."""
+def gather_inputs(
+    subject: Subject, *, now: datetime, new_response_ids: Iterable[str] = ()
+) -> GatheredInputs:
+    """Read the subject's regimen, profile, recent responses and Cmax samples (four queries).
+
+    ``new_response_ids`` are the responses received since the last evaluation (one more query
+    when there are any): they are read whatever their completion time, as ``new_screens``.
+    """
     changes = list(
         RegimenChange.objects.filter(subject=subject, effective_from__lte=now).order_by(
             "effective_from", "created_at"
@@ -85,12 +107,22 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
         Response.objects.filter(subject=subject, completed_at__gte=screen_since)
         .annotate(known_completed_at=Least("completed_at", "received_at"))
         .filter(known_completed_at__gte=screen_since, known_completed_at__lte=now)
-        .only("id", "instrument_code", "completed_at", "received_at", "score", "valid", "answers")
+        .only(*RESPONSE_FIELDS)
     )
     screens = []
     for response in responses:
         screens.append(to_screen_result(response, completed_at=response.known_completed_at))
         entered_at[str(response.pk)] = response.received_at
+    new_screens = []
+    new_ids = [str(pk) for pk in new_response_ids]
+    if new_ids:
+        for response in (
+            Response.objects.filter(subject=subject, id__in=new_ids, received_at__lte=now)
+            .annotate(known_completed_at=Least("completed_at", "received_at"))
+            .only(*RESPONSE_FIELDS)
+        ):
+            new_screens.append(to_screen_result(response, completed_at=response.known_completed_at))
+            entered_at[str(response.pk)] = response.received_at
 
     cmax_since = now - timedelta(days=thresholds.cmax_recency_days) - CMAX_LOAD_MARGIN
     samples = []
@@ -119,6 +151,31 @@ def gather_inputs(subject: Subject, *, now: datetime) -> GatheredInputs:
         regimen=regimen,
         latest_dose_change_at=latest_dose_change_at(changes),
         entered_at=entered_at,
+        new_screens=new_screens,
+    )
+
+
+def decision_input(inputs: GatheredInputs) -> EvaluationInput:
+    """Select what the decision table reads from the gathered inputs (pure selection).
+
+    The latest valid result per instrument in its window and the incomplete forms the rules
+    still read (``rules.select_latest_screens``), and the current Cmax (``cmax``).
+    """
+    selected = select_latest_screens(inputs.screens, now=inputs.now, thresholds=inputs.thresholds)
+    cmax = select_current_cmax(
+        inputs.samples,
+        now=inputs.now,
+        recency_days=inputs.thresholds.cmax_recency_days,
+        latest_dose_change_at=inputs.latest_dose_change_at,
+    )
+    return EvaluationInput(
+        now=inputs.now,
+        latest=selected.latest,
+        bpns=selected.bpns,
+        cmax=cmax,
+        regimen=inputs.regimen,
+        phq9_invalid=selected.phq9_invalid,
+        neuro_incomplete=selected.neuro_incomplete,
     )
 
 
@@ -143,34 +200,29 @@ def latest_dose_change_at(changes: list[RegimenChange]) -> datetime | None:
     return latest
 
 
-def as_int(value: Any) -> int | None:
-    """Return an integer score field, or None for anything else (bool included)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def to_screen_result(response: Response, *, completed_at: datetime | None = None) -> ScreenResult:
-    """Map a stored response and its score (``Score.as_dict``) to the decision table's input.
+    """Map a stored response and its score (``Score.from_dict``) to the decision table's input.
 
     ``completed_at`` overrides the stored completion time (``gather_inputs`` passes the time
-    capped at receipt).
+    capped at receipt). Validity is the response's own column, which the score agrees with.
     """
-    score = response.score if isinstance(response.score, dict) else {}
-    flags = score.get("flags")
-    case = score.get("case")
+    score = Score.from_dict(response.score)
     item9 = None
     if response.instrument_code == PHQ9 and isinstance(response.answers, dict):
-        item9 = as_int(response.answers.get("phq9_9"))
+        answer = response.answers.get(PHQ9_ITEM9)
+        item9 = answer if isinstance(answer, int) and not isinstance(answer, bool) else None
     return ScreenResult(
         response_id=str(response.pk),
         instrument=response.instrument_code,
         completed_at=completed_at or response.completed_at,
-        total=as_int(score.get("total")),
-        band=score.get("band") if isinstance(score.get("band"), str) else None,
-        flags=tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),
+        total=score.total,
+        band=score.band,
+        flags=score.flags,
         valid=bool(response.valid),
-        grade=as_int(score.get("grade")),
-        case=case if isinstance(case, bool) else None,
+        grade=score.grade,
+        case=score.case,
         item9=item9,
+        received_at=response.received_at,
     )
 
 

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from questionnaires.scoring import INCOMPLETE_WITH_SYMPTOMS, ITEM9_POSITIVE, ITEM9_UNANSWERED
 from screening.cmax import CmaxSample
 
 PHQ9 = "PHQ-9"
@@ -45,10 +46,6 @@ NEURO_SX = "NEURO-SX"
 BPNS = "BPNS"
 QUESTIONNAIRES = (PHQ9, GAD7, NEURO_SX)
 
-ITEM9_POSITIVE = "item9_positive"
-ITEM9_UNANSWERED = "item9_unanswered"
-# An invalid neuropathy form with a severity >= 1 answered (questionnaires.scoring).
-INCOMPLETE_WITH_SYMPTOMS = "incomplete_with_symptoms"
 
 DISCONTINUATION = "discontinuation"
 DOSE_REVIEW = "dose_review"
@@ -144,6 +141,7 @@ class ScreenResult:
     """Carry one scored response: its total, band, flags, validity and, for neuropathy, grade/case.
 
     ``item9`` is the PHQ-9 item 9 answer when known (for the reason text); D1 fires on the flags.
+    ``received_at`` is when the result entered the system (for urgent events and reason texts).
     """
 
     response_id: str
@@ -156,6 +154,7 @@ class ScreenResult:
     grade: int | None = None
     case: bool | None = None
     item9: int | None = None
+    received_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.completed_at.tzinfo is None or self.completed_at.utcoffset() is None:
@@ -333,12 +332,30 @@ def newer_incomplete_neuro(
 
 def describe_response(result: ScreenResult) -> dict[str, Any]:
     """Return the identifying inputs of a response for a reason."""
-    return {
+    described = {
         "instrument": result.instrument,
         "response_id": result.response_id,
         "completed_at": result.completed_at.isoformat(),
         "valid": result.valid,
     }
+    if result.received_at is not None:
+        described["received_at"] = result.received_at.isoformat()
+    return described
+
+
+def days_ago(moment: datetime, *, now: datetime) -> str:
+    """Return "today", "1 day ago" or "N days ago": whole days elapsed between moment and now."""
+    days = max((now - moment).days, 0)
+    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def describe_timing(result: ScreenResult, *, now: datetime) -> str:
+    """Return "completed 20 days ago, entered today" when the two differ by whole days, else ""."""
+    if result.received_at is None:
+        return ""
+    completed = days_ago(result.completed_at, now=now)
+    entered = days_ago(result.received_at, now=now)
+    return "" if completed == entered else f"completed {completed}, entered {entered}"
 
 
 def describe_cmax(cmax: CmaxSample, thresholds: Thresholds) -> dict[str, Any]:
@@ -607,13 +624,87 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         }
         fired["E1"] = ([Reason("E1", text, inputs)], True)
 
+    return build_findings(fired, inp, t, bpns_recent=bpns is not None)
+
+
+def urgent_findings(
+    new_results: Iterable[ScreenResult], inp: EvaluationInput, thresholds: Thresholds
+) -> list[Finding]:
+    """Return the urgent findings each newly received result meets on its own (D1, D2, D3).
+
+    Urgent findings are events as well as states (clinical-reference §3.8): a newly received form
+    that by itself meets D1 (item 9 >= 1 or unanswered, on any PHQ-9 form, valid or not), D2
+    (a valid PHQ-9 total >= 20) or D3 (a valid PHQ-9 or GAD-7 total >= 15 with the current Cmax
+    above the ceiling) fires whatever newer results exist and whatever its completion time: a
+    paper form completed weeks ago and entered today reaches a clinician today, and a benign form
+    received in the same evaluation does not hide it. The reasons say when the form was completed
+    and when it was entered where the two differ. ``inp.cmax`` is the current Cmax (for D3).
+    """
+    t = thresholds
+    cmax = inp.cmax
+    above = cmax is not None and cmax.value_ug_per_ml > t.cmax_ceiling
+    fired: dict[str, tuple[list[Reason], bool]] = {}
+
+    def add(rule: str, reason: Reason) -> None:
+        fired.setdefault(rule, ([], False))[0].append(reason)
+
+    for result in sorted(new_results, key=lambda r: (r.completed_at, r.response_id)):
+        timing = describe_timing(result, now=inp.now)
+
+        def timed(reason: Reason, timing: str = timing) -> Reason:
+            if not timing:
+                return reason
+            return Reason(reason.rule, f"{reason.text} ({timing})", dict(reason.inputs))
+
+        total = result.total if result.valid else None
+        if result.instrument == PHQ9:
+            item9 = check_item9(result)
+            if item9 is not None:
+                add("D1", timed(item9))
+            # D2: PHQ-9 total >= 20 -> urgent (clinical-reference §3)
+            if total is not None and total >= t.phq9_severe:
+                text = f"PHQ-9 total {total} (≥ {t.phq9_severe}): severe depressive symptoms"
+                inputs = describe_response(result) | {"total": total, "threshold": t.phq9_severe}
+                add("D2", timed(Reason("D2", text, inputs)))
+        # D3: PHQ-9 or GAD-7 >= 15 and the current Cmax above the ceiling (clinical-reference §3)
+        if (
+            above
+            and cmax is not None
+            and result.instrument in (PHQ9, GAD7)
+            and total is not None
+            and total >= t.d3_score
+        ):
+            text = f"{result.instrument} total {total} (≥ {t.d3_score})"
+            inputs = describe_response(result) | {"total": total, "threshold": t.d3_score}
+            add("D3", timed(Reason("D3", text, inputs)))
+            relation = (
+                f"Current Cmax {cmax.value_ug_per_ml} µg/mL (> {t.cmax_ceiling} µg/mL): "
+                f"above the ceiling ({t.cmax_ceiling_source})"
+            )
+            cmax_reason = Reason("D3", relation, describe_cmax(cmax, t) | {"above_ceiling": True})
+            if cmax_reason not in fired["D3"][0]:
+                add("D3", cmax_reason)
+    return build_findings(fired, inp, t, bpns_recent=False)
+
+
+def build_findings(
+    fired: dict[str, tuple[list[Reason], bool]],
+    inp: EvaluationInput,
+    t: Thresholds,
+    *,
+    bpns_recent: bool,
+) -> list[Finding]:
+    """Turn the reasons of each fired rule into findings with their actions, most severe first.
+
+    ``fired`` maps a rule id to its reasons and whether a neuropathy screen is among them.
+    """
     interactions = list_interactions(inp.regimen, t)
     findings = []
     for rule, (reasons, neuropathy) in fired.items():
         category, severity = RULES[rule]
         actions = list(actions_for_category(category, t))
         if neuropathy:
-            actions.extend(list_neuropathy_actions(inp, bpns_recent=bpns is not None, t=t))
+            actions.extend(list_neuropathy_actions(inp, bpns_recent=bpns_recent, t=t))
         if interactions:
             # Any finding on ethionamide/isoniazid or with alcohol use: mention it (clinical-ref §3)
             actions.append(t.interaction_action.format(interactions=", ".join(interactions)))

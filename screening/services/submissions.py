@@ -7,14 +7,20 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from questionnaires.models import InstrumentVersion
-from questionnaires.scoring import ScoringError, UnknownScoringError, score_definition
+from questionnaires.scoring import (
+    ITEM9_POSITIVE,
+    ScoringError,
+    UnknownScoringError,
+    score_definition,
+)
 from questionnaires.services import get_current_version
 from questionnaires.validation import ANSWERS_FIELD, validate_answers
 from screening.audit import record_audit
@@ -23,7 +29,6 @@ from screening.services.outbox import request_evaluation
 
 # A device clock may run a little fast; beyond this a "completed" time in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)
-ITEM9_POSITIVE = "item9_positive"
 STAFF_SOURCES = (Response.Source.PAPER, Response.Source.INTERVIEW, Response.Source.EXAMINATION)
 
 
@@ -93,18 +98,44 @@ def _validate_and_score(version: InstrumentVersion, answers: object, *, require_
         ) from None
 
 
-def _check_times(*, started_at: datetime | None, completed_at: datetime | None, now: datetime):
-    fields = {}
-    if completed_at is not None and completed_at > now + CLOCK_SKEW:
-        fields["completed_at"] = ["Cannot be in the future."]
-    if started_at is not None and started_at > now + CLOCK_SKEW:
-        fields["started_at"] = ["Cannot be in the future."]
+def _check_times(
+    *,
+    started_at: datetime | None,
+    completed_at: datetime | None,
+    now: datetime,
+    earliest: datetime,
+    earliest_words: str,
+):
+    """Refuse device or staff times outside [earliest - CLOCK_SKEW, now + CLOCK_SKEW].
+
+    A phone's clock may be a little off (``CLOCK_SKEW``, 5 minutes), never weeks: a form claiming
+    to be completed before its assessment opened is refused with a per-field error rather than
+    stored with a time the look-back windows would misread (docs/clinical-reference.md §3.8).
+    """
+    fields: dict[str, list[str]] = {}
+    for name, value in (("completed_at", completed_at), ("started_at", started_at)):
+        if value is None:
+            continue
+        if value > now + CLOCK_SKEW:
+            fields[name] = ["Cannot be in the future."]
+        elif value < earliest - CLOCK_SKEW:
+            fields[name] = [f"Cannot be before {earliest_words} ({earliest.isoformat()})."]
     if started_at is not None and completed_at is not None and started_at > completed_at:
         fields.setdefault("started_at", []).append("Must not be after completed_at.")
     if fields:
         raise SubmissionRejected(
             "invalid", "invalid", "The request is invalid: see fields.", fields
         )
+
+
+def enrolment_start(subject: Subject) -> datetime:
+    """Return the earliest time a staff-entered form may have been completed.
+
+    The start of the subject's treatment-start day in its time zone, or its registration in the
+    system if that was earlier: a paper form from before treatment started predates enrolment.
+    """
+    start = datetime.combine(subject.treatment_start, time.min, tzinfo=ZoneInfo(subject.timezone))
+    return min(start, subject.created_at)
 
 
 def _replay_or_conflict(*, subject: Subject, assessment: Assessment, key: str, request_hash: str):
@@ -166,7 +197,13 @@ def _submit_phone(
         return repeat
     now = timezone.now()
     _check_open(assessment, now)
-    _check_times(started_at=started_at, completed_at=completed_at, now=now)
+    _check_times(
+        started_at=started_at,
+        completed_at=completed_at,
+        now=now,
+        earliest=assessment.opens_at,
+        earliest_words="the assessment opened",
+    )
     version = get_current_version(assessment.instrument_code)
     if version is None:
         raise SubmissionRejected(
@@ -281,13 +318,13 @@ def enter_staff_response(
         )
         raise SubmissionRejected("invalid", "invalid", message, {"source": [message]})
     now = timezone.now()
-    if completed_at > now + CLOCK_SKEW:
-        raise SubmissionRejected(
-            "invalid",
-            "invalid",
-            "The request is invalid: see fields.",
-            {"completed_at": ["Cannot be in the future."]},
-        )
+    _check_times(
+        started_at=None,
+        completed_at=completed_at,
+        now=now,
+        earliest=enrolment_start(subject),
+        earliest_words="the subject's enrolment",
+    )
     result = _validate_and_score(version, answers, require_all=False)
     response = Response.objects.create(
         subject=subject,

@@ -77,6 +77,7 @@ def test_cmax_38_posted_after_phq9_12_yields_a_dose_review_alert_with_both_evide
         "instrument": "PHQ-9",
         "response_id": str(phq9.pk),
         "completed_at": phq9.completed_at.isoformat(),
+        "received_at": phq9.received_at.isoformat(),
         "valid": True,
         "total": 12,
         "threshold": 10,

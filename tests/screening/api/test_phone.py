@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -25,6 +25,7 @@ from tests.factories import (
     AssessmentFactory,
     SiteFactory,
     SubjectFactory,
+    phq9_answers,
     subject_client,
 )
 
@@ -115,7 +116,12 @@ def test_open_assessments_query_count_is_constant(django_assert_num_queries):
 @pytest.mark.django_db
 def test_submission_is_stored_scored_audited_and_queues_an_evaluation():
     subject = SubjectFactory()
-    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9")
+    assessment = AssessmentFactory(
+        subject=subject,
+        instrument="PHQ-9",
+        opens_at=datetime(2025, 3, 1, 6, 0, tzinfo=UTC),
+        closes_at=datetime(2025, 3, 4, 6, 0, tzinfo=UTC),
+    )
     client, _ = subject_client(subject)
     answers = {**PHQ9_ZERO, "phq9_1": 3, "phq9_2": 2, "phq9_10": 1}
     body = {
@@ -124,7 +130,8 @@ def test_submission_is_stored_scored_audited_and_queues_an_evaluation():
         "completed_at": "2025-03-01T09:04:00+02:00",
     }
 
-    response = submit(client, assessment, body)
+    with time_machine.travel(datetime(2025, 3, 1, 7, 5, tzinfo=UTC)):
+        response = submit(client, assessment, body)
 
     assert response.status_code == 201
     stored = Response.objects.get()
@@ -488,3 +495,38 @@ def test_reply_body_is_the_stored_json():
     response = submit(client, AssessmentFactory(subject=subject), {"answers": PHQ9_ZERO})
 
     assert json.loads(Response.objects.get().reply_body) == response.json()
+
+
+# --- device times (issue 9): between the assessment's opening and its receipt, 5 minutes' skew ---
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "offset", "status"),
+    [
+        ("completed_at", -timedelta(minutes=4), 201),  # inside the clock-skew allowance
+        ("completed_at", -timedelta(minutes=6), 400),
+        ("completed_at", -timedelta(days=21), 400),  # "completed three weeks ago"
+        ("started_at", -timedelta(minutes=4), 201),
+        ("started_at", -timedelta(minutes=6), 400),
+    ],
+)
+def test_device_times_before_the_assessment_opened_are_refused_per_field(field, offset, status):
+    subject = SubjectFactory()
+    opens_at = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
+    assessment = AssessmentFactory(subject=subject, instrument="PHQ-9", opens_at=opens_at)
+    client, _ = subject_client(subject)
+    body = {"answers": phq9_answers(4, item9=3), field: (opens_at + offset).isoformat()}
+    if field == "started_at":
+        body["completed_at"] = timezone.now().isoformat()
+
+    response = submit(client, assessment, body)
+
+    assert response.status_code == status
+    if status == 400:
+        error = response.json()["error"]
+        assert list(error["fields"]) == [field]
+        assert "before the assessment opened" in error["fields"][field][0]
+        assert not Response.objects.exists()
+        assessment.refresh_from_db()
+        assert assessment.status == "open"  # still answerable with a true time

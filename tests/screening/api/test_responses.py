@@ -14,10 +14,14 @@ from tests.factories import (
     SiteFactory,
     SubjectFactory,
     UserFactory,
+    local_midnight,
+    phq9_answers,
     staff_client,
 )
 
-COMPLETED = "2025-03-01T10:00:00+02:00"
+# Three days ago, on the hour: after the subject's treatment start (factories: 60 days ago).
+COMPLETED_AT = (timezone.now() - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+COMPLETED = COMPLETED_AT.isoformat()
 
 
 def enter(client, subject, instrument, answers, source="paper", completed_at=COMPLETED):
@@ -61,7 +65,7 @@ def test_paper_phq9_with_one_missing_item_is_prorated_and_audited(setting):
         "version": 1,
         "answers": answers,
         "started_at": None,
-        "completed_at": "2025-03-01T08:00:00Z",
+        "completed_at": COMPLETED_AT.isoformat().replace("+00:00", "Z"),
         "received_at": stored.received_at.isoformat().replace("+00:00", "Z"),
         "source": "paper",
         "valid": True,
@@ -258,3 +262,24 @@ def test_admin_sees_every_site(admin_client_api):
     response = admin_client_api.get(f"/api/v1/subjects/{subject.pk}/responses/")
 
     assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("completed_at", "status"),
+    [
+        (lambda s: timezone.now() - timedelta(days=20), 201),  # paper, entered late: fine
+        (lambda s: local_midnight(s, s.treatment_start), 201),  # the first day of treatment
+        (lambda s: local_midnight(s, s.treatment_start) - timedelta(minutes=6), 400),
+        (lambda s: timezone.now() + timedelta(minutes=6), 400),  # never in the future
+    ],
+)
+@pytest.mark.django_db
+def test_staff_entered_times_lie_between_enrolment_and_now(setting, completed_at, status):
+    subject, _, client = setting
+    response = enter(
+        client, subject, "PHQ-9", phq9_answers(4), completed_at=completed_at(subject).isoformat()
+    )
+    assert response.status_code == status
+    if status == 400:
+        assert list(response.json()["error"]["fields"]) == ["completed_at"]
+        assert not Response.objects.exists()
