@@ -268,6 +268,13 @@ def _pointless(delivery: Delivery, now: datetime) -> str:
     if delivery.purpose == Delivery.Purpose.REMINDER:
         from notifications.reminders import skip_reason
 
+        if (
+            Delivery.objects.filter(reminder_id=delivery.reminder_id, status=Delivery.Status.SENT)
+            .exclude(id=delivery.id)
+            .exists()
+        ):
+            # Its fallback got through: a subject gets one reminder, not one per channel.
+            return "sent on another channel"
         return skip_reason(delivery.reminder, now=now, check_contact=False)
     return ""
 

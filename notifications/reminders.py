@@ -89,9 +89,12 @@ def plan_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
     return SubjectReminder.Status.SENDING
 
 
-def _set(reminder_id, status: str, *, error: str = "", sent_at: datetime | None = None) -> None:
-    SubjectReminder.objects.filter(pk=reminder_id, status=SubjectReminder.Status.SENDING).update(
-        status=status, last_error=error, sent_at=sent_at
+def _set(reminder_id, status: str, *, error: str = "", sent_at: datetime | None = None) -> bool:
+    """Give a planned reminder its outcome; return whether it was still waiting for one."""
+    return bool(
+        SubjectReminder.objects.filter(
+            pk=reminder_id, status=SubjectReminder.Status.SENDING
+        ).update(status=status, last_error=error, sent_at=sent_at)
     )
 
 
@@ -108,8 +111,8 @@ def settle(reminder_id) -> None:
     )
     sent = [sent_at for status, _, sent_at in rows if status == Delivery.Status.SENT]
     if sent:
-        _set(reminder_id, SubjectReminder.Status.SENT, sent_at=min(sent))
-        logger.info("reminder sent", extra={"reminder_id": str(reminder_id)})
+        if _set(reminder_id, SubjectReminder.Status.SENT, sent_at=min(sent)):
+            logger.info("reminder sent", extra={"reminder_id": str(reminder_id)})
         return
     if not rows or any(
         status in (Delivery.Status.PENDING, Delivery.Status.SENDING) for status, _, _ in rows
@@ -117,8 +120,10 @@ def settle(reminder_id) -> None:
         return
     failed = [error for status, error, _ in rows if status == Delivery.Status.FAILED]
     if failed:
-        _set(reminder_id, SubjectReminder.Status.FAILED, error=failed[-1])
-        logger.warning("reminder not sent on any channel", extra={"reminder_id": str(reminder_id)})
+        if _set(reminder_id, SubjectReminder.Status.FAILED, error=failed[-1]):
+            logger.warning(
+                "reminder not sent on any channel", extra={"reminder_id": str(reminder_id)}
+            )
     else:
         _set(reminder_id, SubjectReminder.Status.SKIPPED, error=rows[-1][1])
 

@@ -234,3 +234,24 @@ def test_a_mail_server_outage_of_half_an_hour_loses_no_reminder():
         (24, "sent"),
         (48, "pending"),
     ]
+
+
+def test_a_reminder_failing_by_email_fails_over_to_sms_once_and_the_email_stops(settings):
+    enrol(phone="+27820000009")
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    backoff = settings.DELIVERY_RETRY_BACKOFF_SECONDS
+
+    with smtp_down():
+        # The third failure (DELIVERY_FAILOVER_ATTEMPTS) plans the SMS; the email keeps retrying.
+        outcomes = [run(now + timedelta(seconds=n * backoff)) for n in (0, 1, 3)]
+    outcomes.append(run(now + timedelta(seconds=4 * backoff)))  # the SMS
+    outcomes.append(run(now + timedelta(seconds=7 * backoff)))  # the email's next attempt
+
+    assert settings.DELIVERY_FAILOVER_ATTEMPTS == 3
+    assert outcomes == [{"pending": 1}] * 3 + [{"sent": 1}, {"cancelled": 1}]
+    assert mail.outbox == []
+    assert sorted(Delivery.objects.values_list("channel__kind", "status", "last_error")) == [
+        ("email", "cancelled", "sent on another channel"),
+        ("sms", "sent", ""),
+    ]
+    assert SubjectReminder.objects.get(offset_hours=24).status == "sent"
