@@ -221,8 +221,14 @@ def deliver(delivery_id) -> str:
     if not channel.active or channel.broken_at is not None or recipient_gone:
         # Disabled since planning: do not send there, and try the recipient's other channels.
         with transaction.atomic():
-            _finish(delivery, Delivery.Status.FAILED, error="channel or recipient disabled")
+            _finish(
+                delivery,
+                Delivery.Status.FAILED,
+                error="channel or recipient disabled",
+                settle=False,
+            )
             fall_back(delivery)
+            _settle_reminder(delivery)
         return Delivery.Status.FAILED
 
     try:
@@ -279,12 +285,13 @@ def _pointless(delivery: Delivery, now: datetime) -> str:
     return ""
 
 
-def _finish(delivery: Delivery, status: str, *, error: str) -> None:
-    """Record a final status of a claimed delivery."""
+def _finish(delivery: Delivery, status: str, *, error: str, settle: bool = True) -> None:
+    """Record a final status of a claimed delivery (``settle=False``: a fallback follows)."""
     Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
         status=status, last_error=error[:ERROR_LENGTH]
     )
-    _settle_reminder(delivery)
+    if settle:
+        _settle_reminder(delivery)
 
 
 def _settle_reminder(delivery: Delivery) -> None:
@@ -329,7 +336,7 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
         return Delivery.Status.PENDING
 
     with transaction.atomic():
-        _finish(delivery, Delivery.Status.FAILED, error=error)
+        _finish(delivery, Delivery.Status.FAILED, error=error, settle=False)
         Channel.objects.filter(id=delivery.channel_id).update(last_error=error)
         broke = False
         if exc.permanent:
@@ -346,6 +353,7 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
         )
         if delivery.failed_over_at is None:
             fall_back(delivery)
+        _settle_reminder(delivery)
         if broke and delivery.purpose != Delivery.Purpose.CHANNEL_BROKEN:
             delivery.channel.refresh_from_db()
             notify_channel_broken(delivery.channel)

@@ -90,11 +90,18 @@ def plan_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
 
 
 def _set(reminder_id, status: str, *, error: str = "", sent_at: datetime | None = None) -> bool:
-    """Give a planned reminder its outcome; return whether it was still waiting for one."""
+    """Give a planned reminder its outcome; return whether it was still waiting for one.
+
+    A reminder said ``failed`` becomes ``sent`` when a fallback planned after that failure
+    gets through.
+    """
+    waiting = [SubjectReminder.Status.SENDING]
+    if status == SubjectReminder.Status.SENT:
+        waiting.append(SubjectReminder.Status.FAILED)
     return bool(
-        SubjectReminder.objects.filter(
-            pk=reminder_id, status=SubjectReminder.Status.SENDING
-        ).update(status=status, last_error=error, sent_at=sent_at)
+        SubjectReminder.objects.filter(pk=reminder_id, status__in=waiting).update(
+            status=status, last_error=error, sent_at=sent_at
+        )
     )
 
 

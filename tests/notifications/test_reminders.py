@@ -255,3 +255,31 @@ def test_a_reminder_failing_by_email_fails_over_to_sms_once_and_the_email_stops(
         ("sms", "sent", ""),
     ]
     assert SubjectReminder.objects.get(offset_hours=24).status == "sent"
+
+
+def test_a_subject_email_refused_5_1_1_breaks_that_channel_tells_the_admins_and_goes_by_sms(
+    admin_user, django_capture_on_commit_callbacks
+):
+    from tests.notifications.sinks import SmtpSink
+
+    enrol(phone="+27820000009")
+    now = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+
+    with (
+        SmtpSink(refuse={"p.secret@example.org"}) as sink,
+        override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port),
+    ):
+        first = run(now)
+        between = SubjectReminder.objects.get(offset_hours=24).status  # its fallback is pending
+        second = run(now + timedelta(seconds=1))  # the SMS fallback and the admins' notice
+
+    assert (first, between, second) == ({"failed": 1}, "sending", {"sent": 2})
+    email = Delivery.objects.get(channel__kind="email", purpose="reminder").channel
+    assert (email.subject is not None, email.broken_at is not None) == (True, True)
+    notice = Delivery.objects.get(purpose="channel_broken")
+    assert (notice.recipient, notice.about_channel, notice.status) == (admin_user, email, "sent")
+    [received] = sink.received
+    assert received.rcpt_tos == [admin_user.email]
+    body = received.message.get_payload()
+    assert "R-1" in body and "p.secret" not in body  # the study id, never the contact
+    assert SubjectReminder.objects.get(offset_hours=24).status == "sent"
