@@ -58,7 +58,11 @@ def check_broker() -> dict:
 
 
 class ReadyzView(ProbeView):
-    """Readiness: 200 when the database and the broker answer, 503 naming the failed ones."""
+    """Readiness: 200 when the database and the broker answer, 503 naming the failed ones.
+
+    With both up, ``status`` is ``degraded`` while any open alert reached nobody in time
+    (``notifications.reconciliation``), with the count and the oldest.
+    """
 
     def get(self, request):
         return Response(*readiness())
@@ -80,7 +84,13 @@ def readiness() -> tuple[dict, int]:
             },
         }
         return body, 503
-    return {"status": "ok", "checks": checks, "worker_seen_at": worker_seen_at()}, 200
+    from notifications.reconciliation import delivery_health
+
+    alerts = delivery_health()
+    # Degraded, not unavailable: the service must keep taking answers while an alert waits.
+    status = "degraded" if alerts["undeliverable_alerts"] else "ok"
+    body = {"status": status, "checks": checks, "worker_seen_at": worker_seen_at(), **alerts}
+    return body, 200
 
 
 def worker_seen_at() -> str | None:

@@ -4,12 +4,28 @@ from django.contrib import admin
 
 from .models import Alert, Channel
 from .recipients import enable_channel
+from .reconciliation import undeliverable_alerts
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    """Open alerts that reached no one in time (notifications.reconciliation)."""
+
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("undeliverable", "Undeliverable: reached no one in time")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "undeliverable":
+            return queryset.filter(pk__in=undeliverable_alerts().values("pk"))
+        return queryset
 
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = ("id", "subject", "category", "severity", "status", "created_at")
-    list_filter = ("status", "category", "severity")
+    list_filter = (DeliveryStateFilter, "status", "category", "severity")
     search_fields = ("subject__study_id",)
     list_select_related = ("subject", "subject__site")
     date_hierarchy = "created_at"

@@ -38,7 +38,12 @@ from django.utils import timezone
 
 from config import tasks
 from notifications.models import Alert, Channel, Delivery, SubjectReminder
-from notifications.recipients import email_channel, subject_channels, usable_channels
+from notifications.recipients import (
+    alert_recipients,
+    email_channel,
+    subject_channels,
+    usable_channels,
+)
 from notifications.transports import TransportError, get_transport
 from screening.models import SiteMembership
 
@@ -62,27 +67,36 @@ ERROR_LENGTH = 500
 
 
 @transaction.atomic
-def plan_deliveries(*, alert: Alert, tier: int = 1) -> list[Delivery]:
-    """Create the deliveries of an alert to the active members of a tier at the subject's site.
+def plan_deliveries(*, alert: Alert, tier: int = 1, note: str = "") -> list[Delivery]:
+    """Create the deliveries of an alert's current revision to the recipients of a tier.
 
-    One row per recipient and channel (existing rows are kept, never doubled); the deliver task of
-    each pending row is sent after commit. Returns the tier's deliveries of this alert.
+    Recipients are the tier's active clinicians at the subject's site, or the fallback recipients
+    when the site has none (``recipients.alert_recipients``). One row per recipient, channel and
+    alert revision (existing rows are kept, never doubled); the deliver task of each pending row
+    is sent after commit. ``note`` says why this message (what changed). Returns the deliveries.
     """
-    User = get_user_model()
+    users, fallback_note = alert_recipients(alert.subject.site, tier=tier)
+    user_ids = [user.pk for user in users]
     members = (
-        User.objects.filter(
-            is_active=True,
-            site_memberships__site_id=alert.subject.site_id,
-            site_memberships__escalation_tier=tier,
-        )
+        get_user_model()
+        .objects.filter(pk__in=user_ids)
         .prefetch_related(Prefetch("alert_channels", queryset=Channel.objects.order_by("kind")))
         .order_by("pk")
     )
+    text = " ".join(part for part in (note, fallback_note) if part)
     rows = [
-        Delivery(alert=alert, channel=channel, recipient=user, tier=tier)
+        Delivery(
+            alert=alert,
+            channel=channel,
+            recipient=user,
+            tier=tier,
+            revision=alert.revision,
+            note=text,
+        )
         for user in members
         for channel in usable_channels(user)
     ]
+    Alert.objects.filter(pk=alert.pk).update(paged_at=timezone.now())
     if not rows:
         logger.error(
             "alert has no recipient at this tier",
@@ -149,7 +163,7 @@ def notify_channel_broken(channel: Channel) -> list[Delivery]:
 def _same_message(row: Delivery) -> Q:
     """Return a filter for the rows of the same message as ``row``."""
     if row.purpose == Delivery.Purpose.ALERT:
-        return Q(alert_id=row.alert_id)
+        return Q(alert_id=row.alert_id, revision=row.revision)
     if row.purpose == Delivery.Purpose.REMINDER:
         return Q(reminder_id=row.reminder_id)
     return Q(about_channel_id=row.about_channel_id, purpose=row.purpose)
@@ -384,6 +398,8 @@ def fall_back(failed: Delivery) -> list[Delivery]:
             channel=channel,
             recipient=recipient,
             tier=failed.tier,
+            revision=failed.revision,
+            note=failed.note,
         )
         for channel in candidates
         if channel.pk not in already

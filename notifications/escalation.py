@@ -1,4 +1,10 @@
-"""Escalate urgent alerts that nobody acknowledged in time to the next tier of recipients."""
+"""Escalate urgent and high alerts that no clinician acknowledged in time to the next tier.
+
+The escalation clock starts when the current tier was paged (``Alert.paged_at``: creation,
+escalation, or a worsening that paged again). Urgent alerts escalate after the profile's
+``escalation_minutes`` (30 by default), high ones after ``high_escalation_minutes`` (240: within
+a working shift). A coordinator's acknowledgement leaves the alert open, so it still escalates.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import recipients
 from notifications.delivery import plan_deliveries
 from screening.audit import record_audit
-from screening.models import SiteMembership
 
 from .models import Alert
 
@@ -21,8 +27,24 @@ logger = logging.getLogger(__name__)
 REPORT_WINDOW = timedelta(seconds=60)  # the beat interval of the sweep
 
 
+def escalation_minutes(alert: Alert) -> int:
+    """Return the minutes an alert of this severity waits for a clinician before escalating."""
+    if alert.severity == Alert.Severity.URGENT:
+        return alert.profile.escalation_minutes
+    return alert.profile.high_escalation_minutes
+
+
+def escalation_deadline(alert: Alert) -> datetime:
+    """Return when the alert escalates unless a clinician acknowledges it."""
+    since = alert.paged_at or alert.escalated_at or alert.created_at
+    return since + timedelta(minutes=escalation_minutes(alert))
+
+
+ESCALATING = (Alert.Severity.URGENT, Alert.Severity.HIGH)
+
+
 def escalate_alerts(*, now: datetime | None = None) -> list[str]:
-    """Escalate each overdue open urgent alert once; return the ids of those escalated.
+    """Escalate each overdue open urgent or high alert once; return the ids of those escalated.
 
     Idempotent: the tier moves by a conditional UPDATE on the tier it was read at, so two sweeps
     running together escalate an alert once. Deliveries of the new tier are planned and the
@@ -30,30 +52,20 @@ def escalate_alerts(*, now: datetime | None = None) -> list[str]:
     """
     now = now or timezone.now()
     candidates = (
-        Alert.objects.filter(status=Alert.Status.OPEN, severity=Alert.Severity.URGENT)
+        Alert.objects.filter(status=Alert.Status.OPEN, severity__in=ESCALATING)
         .select_related("profile", "subject")
         .order_by("created_at")
     )
     escalated = []
     for alert in candidates:
-        since = alert.escalated_at or alert.created_at
-        deadline = since + timedelta(minutes=alert.profile.escalation_minutes)
+        deadline = escalation_deadline(alert)
         if deadline > now:
             continue
-        next_tier = (
-            SiteMembership.objects.filter(
-                site_id=alert.subject.site_id,
-                escalation_tier__gt=alert.escalation_tier,
-                user__is_active=True,
-            )
-            .order_by("escalation_tier")
-            .values_list("escalation_tier", flat=True)
-            .first()
-        )
+        next_tier = recipients.next_tier(alert.subject.site_id, after=alert.escalation_tier)
         if next_tier is None:
             if now - deadline < REPORT_WINDOW:
                 logger.error(
-                    "urgent alert not acknowledged and no further tier to escalate to",
+                    "alert not acknowledged and no further tier to escalate to",
                     extra={"alert_id": str(alert.pk), "tier": alert.escalation_tier},
                 )
             continue
@@ -77,11 +89,14 @@ def escalate_alert(*, alert: Alert, to_tier: int, now: datetime) -> bool:
         obj=alert,
         subject=alert.subject,
         changes={"escalation_tier": [from_tier, to_tier]},
-        reason=(f"urgent alert not acknowledged within {alert.profile.escalation_minutes} minutes"),
+        reason=(
+            f"{alert.severity} alert not acknowledged by a clinician within "
+            f"{escalation_minutes(alert)} minutes"
+        ),
     )
     plan_deliveries(alert=alert, tier=to_tier)
     logger.warning(
-        "urgent alert escalated",
+        "alert escalated",
         extra={"alert_id": str(alert.pk), "from_tier": from_tier, "to_tier": to_tier},
     )
     return True

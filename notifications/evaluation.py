@@ -36,7 +36,9 @@ from screening.models import (
 )
 from screening.rules import (
     RULE_ORDER,
+    RULES,
     SEVERITY_RANK,
+    URGENT,
     Finding,
     evaluate,
     urgent_findings,
@@ -255,10 +257,41 @@ def evidence_of(reason: dict[str, Any]) -> set[str]:
     return {str(inputs[key]) for key in ("response_id", "cmax_id") if inputs.get(key)}
 
 
+def highest_item9(reasons: list[dict[str, Any]]) -> int | None:
+    """Return the highest PHQ-9 item-9 answer the D1 reasons name (None if none is known)."""
+    answers = [
+        reason.get("inputs", {}).get("item9")
+        for reason in reasons
+        if isinstance(reason, dict) and reason.get("rule") == "D1"
+    ]
+    known = [a for a in answers if isinstance(a, int) and not isinstance(a, bool)]
+    return max(known, default=None)
+
+
+def worsening(alert: Alert, merged: CategoryFinding, new_rules: list[str]) -> list[str]:
+    """Return in words how the finding worsens the alert (empty: it does not).
+
+    Worse is: a higher severity, an urgent rule the alert did not have, or a higher item-9
+    answer. Each pages the alert's recipients again; the same evidence again pages nobody.
+    """
+    changes = []
+    if SEVERITY_RANK[merged.severity] > SEVERITY_RANK[alert.severity]:
+        changes.append(f"severity raised from {alert.severity} to {merged.severity}")
+    urgent = [rule for rule in new_rules if RULES[rule][1] == URGENT]
+    if urgent:
+        changes.append(f"new urgent finding {', '.join(urgent)}")
+    before, after = highest_item9(alert.reasons), highest_item9(merged.reasons)
+    if after is not None and before is not None and after > before:
+        changes.append(f"PHQ-9 item 9 now answered {after} (was {before})")
+    return changes
+
+
 def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
     """Add a finding's new rules, reasons, actions and evidence to an unresolved alert.
 
-    Return whether anything changed; nobody is paged (api.md "Alerts").
+    Return whether anything changed. Added evidence alone pages nobody (api.md "Alerts"); a
+    worsening (``worsening``) raises the alert's revision, reopens an acknowledged alert (the
+    escalation clock restarts) and pages the current tier again with what changed.
     """
     had_responses = {str(pk) for pk in alert.evidence_responses.values_list("id", flat=True)}
     had_cmax = {str(pk) for pk in alert.evidence_cmax_results.values_list("id", flat=True)}
@@ -276,8 +309,18 @@ def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
     raise_severity = SEVERITY_RANK[merged.severity] > SEVERITY_RANK[alert.severity]
     if not (new_responses or new_cmax or new_rules or new_reasons or new_actions or raise_severity):
         return False
+    worse = worsening(alert, merged, new_rules)
     changes: dict[str, Any] = {}
     update_fields = ["updated_at"]
+    if worse:
+        alert.revision += 1
+        changes["worsened"] = worse
+        update_fields.append("revision")
+        if alert.status == Alert.Status.ACKNOWLEDGED:
+            changes["status"] = [alert.status, Alert.Status.OPEN]
+            alert.status = Alert.Status.OPEN
+            alert.acknowledged_at = alert.acknowledged_by = None
+            update_fields += ["status", "acknowledged_at", "acknowledged_by"]
     if new_rules:
         alert.rules = sorted([*alert.rules, *new_rules], key=lambda r: RULE_ORDER.get(r, 99))
         changes["rules_added"] = new_rules
@@ -302,4 +345,7 @@ def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
     record_audit(
         action="update", obj=alert, subject=alert.subject, changes=changes, reason="evaluation"
     )
+    if worse:
+        note = f"Update: {'; '.join(worse)}."
+        delivery.plan_deliveries(alert=alert, tier=alert.escalation_tier, note=note)
     return True

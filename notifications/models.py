@@ -137,6 +137,20 @@ class Alert(models.Model):
     )
     escalation_tier = models.PositiveSmallIntegerField(default=1)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(
+        default=0,
+        help_text="Raised each time the alert worsens and its recipients are paged again.",
+    )
+    paged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the current tier was last paged (the escalation clock).",
+    )
+    undeliverable_reported_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the admins were told that no delivery of this alert succeeded in time.",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -214,6 +228,8 @@ class Delivery(models.Model):
         help_text="The staff user; empty for a reminder to a subject.",
     )
     tier = models.PositiveSmallIntegerField(default=1)
+    revision = models.PositiveIntegerField(default=0, help_text="The alert revision it pages for.")
+    note = models.TextField(blank=True, help_text="Why this message: what changed, or a fallback.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -229,7 +245,9 @@ class Delivery(models.Model):
         ordering = ["created_at"]
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["alert", "channel"], name="delivery_unique_channel"),
+            models.UniqueConstraint(
+                fields=["alert", "channel", "revision"], name="delivery_unique_channel_revision"
+            ),
             models.UniqueConstraint(
                 fields=["reminder", "channel"], name="delivery_unique_reminder_channel"
             ),

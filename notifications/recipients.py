@@ -8,8 +8,9 @@ import logging
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.db.models import Min, Q, QuerySet
 
 from notifications.models import Channel
 from screening.audit import record_audit
@@ -129,14 +130,30 @@ def usable_channels(user, *, exclude=None) -> list[Channel]:
     return [channel]
 
 
-def first_tier(site_id) -> int:
-    """Return the lowest escalation tier with an active member at a site (1 if none).
+def clinicians(site_id, *, tier: int | None = None) -> QuerySet:
+    """Return the active users with the clinician role at a site (at one tier if given)."""
+    members = SiteMembership.objects.filter(
+        site_id=site_id, role=SiteMembership.Role.CLINICIAN, user__is_active=True
+    )
+    if tier is not None:
+        members = members.filter(escalation_tier=tier)
+    return get_user_model().objects.filter(pk__in=members.values("user_id"))
 
-    A site whose tier-1 members all left must not hold an urgent alert back until escalation.
+
+def has_active_clinician(site_id) -> bool:
+    """Tell whether anyone at the site can act on a clinical alert."""
+    return clinicians(site_id).exists()
+
+
+def first_tier(site_id) -> int:
+    """Return the lowest escalation tier with an active clinician at a site (1 if none).
+
+    A site whose tier-1 clinicians all left must not hold an urgent alert back until escalation;
+    coordinators do not count (they are never the ones an alert waits for).
     """
-    lowest = SiteMembership.objects.filter(site_id=site_id, user__is_active=True).aggregate(
-        tier=Min("escalation_tier")
-    )["tier"]
+    lowest = SiteMembership.objects.filter(
+        site_id=site_id, role=SiteMembership.Role.CLINICIAN, user__is_active=True
+    ).aggregate(tier=Min("escalation_tier"))["tier"]
     return lowest or 1
 
 
@@ -197,3 +214,57 @@ def subject_channels(subject, *, exclude=None) -> list[Channel]:
         if channel.active and channel.broken_at is None and channel.pk != exclude:
             channels.append(channel)
     return channels
+
+
+def next_tier(site_id, *, after: int) -> int | None:
+    """Return the next escalation tier above ``after`` with an active clinician, or None."""
+    return (
+        SiteMembership.objects.filter(
+            site_id=site_id,
+            role=SiteMembership.Role.CLINICIAN,
+            escalation_tier__gt=after,
+            user__is_active=True,
+        )
+        .order_by("escalation_tier")
+        .values_list("escalation_tier", flat=True)
+        .first()
+    )
+
+
+def fallback_recipients() -> QuerySet:
+    """Return who receives a site's alerts when it has no active clinician: the study's admins.
+
+    Active superusers and staff admins (``is_staff``) of the deployment: they can reach the
+    site, or act themselves. Documented in README "Who is paged".
+    """
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(is_staff=True))
+    )
+
+
+def alert_recipients(site, *, tier: int) -> tuple[list, str]:
+    """Return the users to page for an alert of a site at a tier, and a note on why if unusual.
+
+    The tier's active clinicians; with none at the site at all, the fallback recipients (the
+    note says so). Coordinators of the tier are added only where the site's
+    ``inform_coordinators`` is on, and never alone.
+    """
+    users = list(clinicians(site.pk, tier=tier))
+    note = ""
+    if not users and not has_active_clinician(site.pk):
+        users = list(fallback_recipients())
+        note = (
+            f"Site {site.code} has no active clinician: this alert is sent to you as a study "
+            "administrator. Make sure a clinician at the site acts on it today."
+        )
+    if users and site.inform_coordinators:
+        coordinators = get_user_model().objects.filter(
+            is_active=True,
+            site_memberships__site_id=site.pk,
+            site_memberships__role=SiteMembership.Role.COORDINATOR,
+            site_memberships__escalation_tier=tier,
+        )
+        users += [user for user in coordinators if user not in users]
+    return users, note

@@ -12,7 +12,7 @@ from django.utils import timezone
 from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
 
-from . import escalation, reminders
+from . import escalation, reconciliation, reminders
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -113,5 +113,6 @@ def sweep_deliveries_task() -> None:
 
 @shared_task(name="notifications.escalate_alerts")
 def escalate_alerts_task() -> None:
-    """Escalate urgent alerts not acknowledged in time."""
+    """Escalate urgent and high alerts not acknowledged in time; report undeliverable ones."""
     escalation.escalate_alerts()
+    reconciliation.report_undeliverable()

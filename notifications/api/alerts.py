@@ -8,7 +8,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
-from notifications.alerts import AlertConflict, acknowledge_alert, resolve_alert
+from notifications.alerts import AlertConflict, AlertForbidden, acknowledge_alert, resolve_alert
 from screening.models import CmaxResult, Subject
 from screening.models import Response as ScreenResponse
 from screening.permissions import IsStaffUser
@@ -235,6 +235,9 @@ class AcknowledgeView(AlertObjectMixin, GenericAPIView):
     @extend_schema(
         tags=["alerts"],
         summary="Acknowledge an alert (again: no change); audited",
+        description="A clinician's acknowledgement stops the escalation. Anyone else's is "
+        "recorded in the audit trail and leaves the alert open, so it keeps escalating to "
+        "clinicians.",
         request=None,
         responses={
             200: AlertDetailSerializer,
@@ -267,6 +270,10 @@ class ResolveView(AlertObjectMixin, GenericAPIView):
         responses={
             200: AlertDetailSerializer,
             400: OpenApiResponse(description="Invalid action_taken or note."),
+            403: OpenApiResponse(
+                description="clinician_required: a clinical action (dose_reduced, "
+                "drug_suspended, drug_stopped) or an urgent alert needs a clinician of the site."
+            ),
             404: OpenApiResponse(description="No such alert, or not of your sites."),
             409: OpenApiResponse(description="alert_resolved: resolved already."),
         },
@@ -284,4 +291,6 @@ class ResolveView(AlertObjectMixin, GenericAPIView):
             )
         except AlertConflict as exc:
             raise ApiError(409, exc.code, exc.message) from None
+        except AlertForbidden as exc:
+            raise ApiError(403, exc.code, exc.message) from None
         return Response(self.detail(alert.pk))

@@ -48,6 +48,11 @@ def alert_context(alert: Alert) -> dict:
     }
 
 
+def delivery_context(delivery: Delivery) -> dict:
+    """Return what this message adds to the alert: its tier, revision and why it was sent."""
+    return {"tier": delivery.tier, "revision": delivery.revision, "note": delivery.note}
+
+
 def reminder_context(reminder: SubjectReminder) -> dict:
     """Return what a reminder says: when the window closes, in the subject's time zone."""
     assessment = reminder.assessment
@@ -81,7 +86,7 @@ def _context(delivery: Delivery) -> tuple[str, dict]:
         return "reminder", reminder_context(delivery.reminder)
     if delivery.purpose == "channel_broken":
         return "channel_broken", notice_context(delivery.about_channel)
-    return "alert", {**alert_context(delivery.alert), "tier": delivery.tier}
+    return "alert", {**alert_context(delivery.alert), **delivery_context(delivery)}
 
 
 def render_email(delivery: Delivery) -> tuple[str, str]:
@@ -118,6 +123,8 @@ def webhook_body(delivery: Delivery) -> bytes:
             "reasons": list(alert.reasons),
             "recommended_actions": list(alert.recommended_actions),
             "escalation_tier": delivery.tier,
+            "revision": delivery.revision,
+            "note": delivery.note,
             "created_at": alert.created_at.isoformat(),
             "subject": {
                 "id": str(alert.subject.id),

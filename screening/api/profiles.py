@@ -90,6 +90,9 @@ class ProfileInputSerializer(serializers.Serializer):
     escalation_minutes = bounded(
         1, 10080, "Minutes before an unacknowledged urgent alert escalates (default 30)."
     )
+    high_escalation_minutes = bounded(
+        1, 10080, "Minutes before an unacknowledged high alert escalates (default 240)."
+    )
     recommended_actions = serializers.JSONField(
         required=False,
         help_text="Overrides of the action texts: lists (discontinuation_actions, "

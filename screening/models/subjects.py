@@ -19,6 +19,10 @@ class Site(models.Model):
     crisis_message = models.TextField(
         blank=True, help_text="Support and crisis contacts shown to a subject after PHQ-9 item 9."
     )
+    inform_coordinators = models.BooleanField(
+        default=False,
+        help_text="Also send alerts to the site's coordinators (never instead of its clinicians).",
+    )
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -76,6 +76,11 @@ class MonitoringProfile(models.Model):
     escalation_minutes = models.PositiveIntegerField(
         default=30, help_text="Urgent alerts not acknowledged in this time go to the next tier."
     )
+    high_escalation_minutes = models.PositiveIntegerField(
+        default=240,
+        help_text="High alerts (dose review, TDM needed) not acknowledged in this time go to the "
+        "next tier: within a working shift.",
+    )
     recommended_actions = models.JSONField(
         default=dict, blank=True, help_text="Overrides of the default action texts, by group."
     )

@@ -41,7 +41,13 @@ THRESHOLD_FIELDS = (
 
 
 # Fields an admin sets on a new version (everything but identity and bookkeeping).
-PROFILE_FIELDS = ("name", *THRESHOLD_FIELDS, "escalation_minutes", "recommended_actions")
+PROFILE_FIELDS = (
+    "name",
+    *THRESHOLD_FIELDS,
+    "escalation_minutes",
+    "high_escalation_minutes",
+    "recommended_actions",
+)
 
 
 # recommended_actions overrides: Thresholds field -> the placeholders its text may use.

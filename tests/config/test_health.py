@@ -23,6 +23,8 @@ def test_readyz_names_the_backends_it_checked(api_client):
             "broker": {"ok": True, "backend": "redis"},
         },
         "worker_seen_at": None,
+        "undeliverable_alerts": 0,
+        "oldest_undeliverable_at": None,
     }
 
 

@@ -47,10 +47,11 @@ def test_plan_deliveries_reaches_the_active_members_of_the_tier_on_their_channel
     site_a, sent_tasks, django_capture_on_commit_callbacks
 ):
     member(site_a, "ana")  # no channel: implicit email to the user's address
-    coordinator = member(site_a, "ben", role=SiteMembership.Role.COORDINATOR)
-    ChannelFactory(user=coordinator, kind="sms", address="+27820000001")
-    ChannelFactory(user=coordinator, kind="webhook", address="https://hooks.example.org/b")
-    ChannelFactory(user=coordinator, kind="email", address="ben-old@example.org", active=False)
+    ben = member(site_a, "ben")
+    ChannelFactory(user=ben, kind="sms", address="+27820000001")
+    ChannelFactory(user=ben, kind="webhook", address="https://hooks.example.org/b")
+    ChannelFactory(user=ben, kind="email", address="ben-old@example.org", active=False)
+    member(site_a, "col", role=SiteMembership.Role.COORDINATOR)  # not paged by default
     broken = member(site_a, "cy")
     ChannelFactory(user=broken, kind="sms", address="+27820000002", broken_at=timezone.now())
     ChannelFactory(user=broken, kind="email", address="cy-work@example.org")

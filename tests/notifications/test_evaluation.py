@@ -36,8 +36,8 @@ def paged(monkeypatch):
     """Record every call of plan_deliveries (the delivery fan-out) as (alert id, tier)."""
     calls = []
 
-    def spy(*, alert, tier=1):
-        calls.append((alert.pk, tier))
+    def spy(*, alert, tier=1, note=""):
+        calls.append((alert.pk, tier) if not note else (alert.pk, tier, note))
         return []
 
     monkeypatch.setattr(delivery, "plan_deliveries", spy)
@@ -238,20 +238,26 @@ def test_a_new_finding_of_the_same_category_adds_evidence_without_paging(paged):
     ]
 
 
-def test_a_higher_severity_of_the_same_category_raises_the_open_alert(paged):
+def test_a_higher_severity_of_the_same_category_raises_the_open_alert_and_pages_again_once(paged):
     subject = SubjectFactory()
     cmax = CmaxResultFactory(subject=subject, value="38")
     evaluate_subject(subject_id=subject.pk)  # R2: above the ceiling, no positive screen
     phq9 = ResponseFactory(subject=subject, answers=phq9_answers(12))
 
     evaluate_subject(subject_id=subject.pk)  # R1: high
+    evaluate_subject(subject_id=subject.pk)  # the same evidence again: nobody is paged
 
     alert = Alert.objects.get(subject=subject)
     assert summary(subject) == [
         ("dose_review", "high", ["R1", "R2"], [str(phq9.pk)], [str(cmax.pk)])
     ]
-    assert paged == [(alert.pk, 1)]
+    assert alert.revision == 1
+    assert paged == [
+        (alert.pk, 1),
+        (alert.pk, 1, "Update: severity raised from routine to high."),
+    ]
     assert AuditEvent.objects.filter(object_id=str(alert.pk), action="update").get().changes == {
+        "worsened": ["severity raised from routine to high"],
         "rules_added": ["R1"],
         "severity": ["routine", "high"],
         "responses_added": [str(phq9.pk)],

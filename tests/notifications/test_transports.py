@@ -170,6 +170,8 @@ def test_webhook_posts_signed_json_with_the_delivery_id_as_idempotency_key():
             "reasons": alert.reasons,
             "recommended_actions": alert.recommended_actions,
             "escalation_tier": 1,
+            "revision": 0,
+            "note": "",
             "created_at": alert.created_at.isoformat(),
             "subject": {"id": str(alert.subject.id), "study_id": "TB-0042", "site": "site-a"},
         },

@@ -34,6 +34,7 @@ def test_post_creates_the_next_version_from_the_current_one(admin_client_api, ad
         "cmax_recency_days": 28,
         "pyridoxine_flag_mg": 200,
         "escalation_minutes": 30,
+        "high_escalation_minutes": 240,
         "recommended_actions": {},
         "created_by": str(admin_user.staff_profile.public_id),
         "created_at": response.json()["created_at"],
