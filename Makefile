@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test lint bench install clean
+.PHONY: run test test-fast lint bench install clean
 
 # Create the virtual environment and install the pinned dependencies when missing or changed.
 $(STAMP): requirements.txt
@@ -29,13 +29,23 @@ run: $(STAMP)
 	$(BIN)/python manage.py describe_run; \
 	exec $(BIN)/honcho --no-prefix -f Procfile start
 
-# Lint, migration check and the pytest suite against the real PostgreSQL and Redis.
-test: $(STAMP)
-	@$(BIN)/python -m tests.services
+# ruff (lint and format), mypy (settings in pyproject.toml) and the migration check.
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+
+# `make lint`, then the whole pytest suite against the real PostgreSQL and Redis.
+test: $(STAMP)
+	@$(BIN)/python -m tests.services
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast loop: every test but those that start processes (workers, servers, `make run`).
+test-fast: $(STAMP)
+	@$(BIN)/python -m tests.services
+	$(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@$(BIN)/python -m tests.services

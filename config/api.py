@@ -96,8 +96,9 @@ def exception_handler(exc, context):
             fields, message = _flatten(detail), "The request could not be processed."
         else:
             fields, message = {}, str(detail)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."
+        # (Throttled sets ``wait`` in __init__; the stubs do not declare it)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]
+            message = f"Too many requests; try again in {int(exc.wait) + 1} seconds."  # type: ignore[attr-defined]
         response.data = error_body(code, message, fields)
     return response
 
@@ -108,7 +109,7 @@ class Pagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
-    ordering = "-created_at"
+    ordering: str | tuple[str, ...] = "-created_at"
 
 
 def json_not_found(request, exception=None):
@@ -141,7 +142,7 @@ class ErrorDetailSerializer(serializers.Serializer):
 
     code = serializers.CharField(help_text="A machine-readable code such as `not_found`.")
     message = serializers.CharField(help_text="A human-readable explanation.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a field named like the attribute
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Per-field messages (empty when the error is not about a field).",
     )

@@ -1,6 +1,8 @@
 """Liveness and readiness probes (no authentication, no database access for liveness)."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -60,8 +62,9 @@ def check_broker() -> dict:
 class ReadyzView(ProbeView):
     """Readiness: 200 when the database and the broker answer, 503 naming the failed ones.
 
-    With both up, ``status`` is ``degraded`` while any open alert reached nobody in time
-    (``notifications.reconciliation``), with the count and the oldest.
+    With both up, the apps' reports join the body (``add_readiness_report``): notifications says
+    when a worker last ran the heartbeat, and ``status`` is ``degraded`` while any open alert
+    reached nobody in time, with the count and the oldest.
     """
 
     def get(self, request):
@@ -73,7 +76,7 @@ def readiness() -> tuple[dict, int]:
     checks = {"database": check_database(), "broker": check_broker()}
     failed = [name for name, result in checks.items() if not result["ok"]]
     if failed:
-        body = {
+        body: dict[str, Any] = {
             "status": "unavailable",
             "failed": failed,
             "checks": checks,
@@ -84,21 +87,22 @@ def readiness() -> tuple[dict, int]:
             },
         }
         return body, 503
-    from notifications.reconciliation import delivery_health
-
-    alerts = delivery_health()
-    # Degraded, not unavailable: the service must keep taking answers while an alert waits.
-    status = "degraded" if alerts["undeliverable_alerts"] else "ok"
-    body = {"status": status, "checks": checks, "worker_seen_at": worker_seen_at(), **alerts}
+    body = {"status": "ok", "checks": checks}
+    for report in READINESS_REPORTS:
+        facts = dict(report())
+        # Degraded, not unavailable: the service must keep taking answers while an alert waits.
+        if facts.pop("degraded", False):
+            body["status"] = "degraded"
+        body.update(facts)
     return body, 200
 
 
-def worker_seen_at() -> str | None:
-    """When a Celery worker last ran beat's heartbeat task (information: readiness needs no worker).
+# What the apps add to the readiness body (facts, and whether the service is degraded), registered
+# from their AppConfig.ready(): config sits below the apps and never imports them.
+READINESS_REPORTS: list[Callable[[], dict[str, Any]]] = []
 
-    A time older than a few minutes means no worker or no beat is running: alerts would wait.
-    """
-    from notifications.models import WorkerHeartbeat
 
-    heartbeat = WorkerHeartbeat.objects.filter(id=1).first()
-    return heartbeat.seen_at.isoformat() if heartbeat else None
+def add_readiness_report(report: Callable[[], dict[str, Any]]) -> None:
+    """Register a function whose dict joins the readiness body; ``degraded: True`` degrades it."""
+    if report not in READINESS_REPORTS:
+        READINESS_REPORTS.append(report)

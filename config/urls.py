@@ -1,7 +1,7 @@
 """URL root: probes, the admin, the OpenAPI schema and docs, and the v1 API of each app."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -23,7 +23,7 @@ class NotFoundView(APIView):
     get = post = put = patch = delete = head = options = _not_found
 
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("questionnaires.api.urls")),
     path("", include("screening.api.urls")),
     path("", include("notifications.api.urls")),

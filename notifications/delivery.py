@@ -41,11 +41,11 @@ from notifications.models import Alert, Channel, Delivery, SubjectReminder
 from notifications.recipients import (
     alert_recipients,
     email_channel,
+    may_receive,
     subject_channels,
     usable_channels,
 )
 from notifications.transports import TransportError, get_transport
-from screening.models import SiteMembership
 
 logger = logging.getLogger(__name__)
 
@@ -280,9 +280,7 @@ def _pointless(delivery: Delivery, now: datetime) -> str:
         alert = delivery.alert
         if alert.status == Alert.Status.RESOLVED:
             return "alert resolved before sending"
-        if not SiteMembership.objects.filter(
-            user_id=delivery.recipient_id, site_id=alert.subject.site_id
-        ).exists():
+        if not may_receive(delivery.recipient_id, alert.subject.site_id):
             # Left the site since planning: they may no longer see this subject's data.
             return "recipient left the site"
     if delivery.purpose == Delivery.Purpose.REMINDER:

@@ -1,9 +1,9 @@
 """Evaluate a subject: apply the decision table to its evidence (``screening.evidence``) and turn
 the findings into alerts.
 
-Alerts (clinical-reference §3, api.md "Alerts"): findings are merged per category. Then, in one
-transaction holding the subject row (``FOR NO KEY UPDATE``: concurrent evaluations of a subject
-queue up, while inserts that reference the subject are not blocked):
+Alerts (docs/clinical-reference.md §3, docs/api.md "Alerts"): findings are merged per category.
+Then, in one transaction holding the subject row (``FOR NO KEY UPDATE``: concurrent evaluations
+of a subject queue up, while inserts that reference the subject are not blocked):
 - an unresolved alert of the category exists: its evidence, rules and reasons grow and its severity
   rises if the finding's is higher; nobody is paged again;
 - else, if resolved alerts of the category already hold all of the finding's evidence: nothing
@@ -205,8 +205,9 @@ def apply_finding(
         if extend_alert(unresolved, merged):
             outcome.updated.append(unresolved)
         return
-    alert.evidence_responses.add(*merged.response_ids)
-    alert.evidence_cmax_results.add(*merged.cmax_ids)
+    # (add() takes primary keys of any type; the stubs expect an int)
+    alert.evidence_responses.add(*merged.response_ids)  # type: ignore[arg-type]
+    alert.evidence_cmax_results.add(*merged.cmax_ids)  # type: ignore[arg-type]
     record_audit(
         action="create",
         obj=alert,
@@ -289,7 +290,7 @@ def worsening(alert: Alert, merged: CategoryFinding, new_rules: list[str]) -> li
 def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
     """Add a finding's new rules, reasons, actions and evidence to an unresolved alert.
 
-    Return whether anything changed. Added evidence alone pages nobody (api.md "Alerts"); a
+    Return whether anything changed. Added evidence alone pages nobody (docs/api.md "Alerts"); a
     worsening (``worsening``) raises the alert's revision, reopens an acknowledged alert (the
     escalation clock restarts) and pages the current tier again with what changed.
     """
@@ -337,10 +338,10 @@ def extend_alert(alert: Alert, merged: CategoryFinding) -> bool:
         update_fields.append("severity")
     alert.save(update_fields=update_fields)
     if new_responses:
-        alert.evidence_responses.add(*new_responses)
+        alert.evidence_responses.add(*new_responses)  # type: ignore[arg-type]
         changes["responses_added"] = new_responses
     if new_cmax:
-        alert.evidence_cmax_results.add(*new_cmax)
+        alert.evidence_cmax_results.add(*new_cmax)  # type: ignore[arg-type]
         changes["cmax_results_added"] = new_cmax
     record_audit(
         action="update", obj=alert, subject=alert.subject, changes=changes, reason="evaluation"

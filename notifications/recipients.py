@@ -99,7 +99,7 @@ def usable_channels(user, *, exclude=None) -> list[Channel]:
     """Return the user's configured, usable channels (but ``exclude``), or their implicit email.
 
     A member without any usable configured channel receives alerts by email to their user address
-    (api.md, "Members receive that site's alerts by email ... unless other channels are
+    (docs/api.md, "Members receive that site's alerts by email ... unless other channels are
     configured"); that address gets an ``implicit`` Channel row so that a delivery can point at
     it, and is not used once the user configures a channel. Uses prefetched channels if any.
     """
@@ -242,6 +242,16 @@ def fallback_recipients() -> QuerySet:
         .objects.filter(is_active=True)
         .filter(Q(is_superuser=True) | Q(is_staff=True))
     )
+
+
+def may_receive(user_id, site_id) -> bool:
+    """Tell whether a planned recipient may still be sent a site's alert.
+
+    A member of the site; or, while the site has no active clinician, a fallback recipient.
+    """
+    if SiteMembership.objects.filter(user_id=user_id, site_id=site_id).exists():
+        return True
+    return not has_active_clinician(site_id) and fallback_recipients().filter(pk=user_id).exists()
 
 
 def alert_recipients(site, *, tier: int) -> tuple[list, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -36,7 +37,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from notifications.models import Alert, Delivery
+from notifications.models import Alert, Delivery, WorkerHeartbeat
 from notifications.recipients import fallback_recipients
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
-def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Any]:
     """Annotate alerts with ``was_sent``, ``in_flight`` and ``delivery_deadline``."""
+    # (QuerySet[Any]: mypy's Django plugin does not carry the annotations out of this function)
     deliveries = Delivery.objects.filter(alert=OuterRef("pk"))
     minutes = Case(
         When(severity=Alert.Severity.URGENT, then=F("profile__escalation_minutes")),
@@ -114,6 +116,22 @@ def delivery_health(*, now: datetime | None = None) -> dict:
     return {
         "undeliverable_alerts": stuck.count(),
         "oldest_undeliverable_at": oldest.isoformat() if oldest else None,
+    }
+
+
+def readiness_report() -> dict:
+    """Return what notifications adds to ``/readyz`` (``config.health.add_readiness_report``).
+
+    ``worker_seen_at``: when a Celery worker last ran beat's heartbeat task (information:
+    readiness needs no worker; a time minutes old means no worker or no beat runs and alerts
+    wait); the undeliverable alerts, which make the service ``degraded``.
+    """
+    heartbeat = WorkerHeartbeat.objects.filter(id=1).first()
+    health = delivery_health()
+    return {
+        "worker_seen_at": heartbeat.seen_at.isoformat() if heartbeat else None,
+        **health,
+        "degraded": bool(health["undeliverable_alerts"]),
     }
 
 

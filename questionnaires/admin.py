@@ -16,7 +16,7 @@ class InstrumentVersionAdmin(admin.ModelAdmin):
     list_filter = ["code", "kind"]
     ordering = ["code", "-version"]
     fields = ["code", "version", "kind", "checksum", "created_at", "pretty_definition"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, a subset of the union
 
     @admin.display(description="definition")
     def pretty_definition(self, obj: InstrumentVersion) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from questionnaires import scoring
 
@@ -64,7 +64,7 @@ class DefinitionError(ValueError):
     """An instrument definition file is malformed; the message lists every problem."""
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     """Tell whether a value is an int and not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -119,7 +119,7 @@ def _check_item(item: object, index: int, problems: list[str]) -> None:
         if not isinstance(options, list) or not options:
             problems.append(f"{where}.options: a choice item needs a non-empty list of options")
             return
-        seen: set[object] = set()
+        seen: set[tuple[type, object]] = set()
         for number, option in enumerate(options):
             at = f"{where}.options[{number}]"
             if not isinstance(option, dict) or set(option) != OPTION_KEYS:

@@ -49,7 +49,7 @@ def _answer_option(
     answer: dict[str, Any] = {"valueCoding": coding}
     if item["scored"] and isinstance(value, int) and not isinstance(value, bool):
         # Scores are computed from ordinal values, never from LOINC answer codes
-        # (clinical-reference §1).
+        # (docs/clinical-reference.md §1).
         answer["extension"] = [{"url": ORDINAL_VALUE_URL, "valueDecimal": value}]
     return answer
 

@@ -1,6 +1,6 @@
 """Score questionnaire answers: pure functions, answers in, score out (no Django, no database).
 
-Every rule here comes from shared/docs/clinical-reference.md §1. Answers are plain dicts of item
+Every rule here comes from docs/clinical-reference.md §1. Answers are plain dicts of item
 code -> value; a missing key or ``None`` means the item was not answered. Scorers read only the
 items they score and raise ``ScoringError`` on a value of the wrong type or outside its range:
 answers must pass ``questionnaires.validation.validate_answers`` first, and garbage is never scored.
@@ -233,7 +233,7 @@ def _missing(values: Mapping[str, object]) -> list[str]:
 
 PHQ9_SCORED = tuple(f"phq9_{number}" for number in range(1, 10))
 PHQ9_ITEM9 = "phq9_9"
-# PHQ-9 bands (Kroenke 2001; clinical-reference §1): inclusive upper bounds.
+# PHQ-9 bands (Kroenke 2001; docs/clinical-reference.md §1): inclusive upper bounds.
 PHQ9_BANDS = (
     (4, "minimal"),
     (9, "mild"),
@@ -242,7 +242,7 @@ PHQ9_BANDS = (
     (27, "severe"),
 )
 # One or two missing items are prorated; more make the form invalid (NHS Data Dictionary, PHQ-9;
-# clinical-reference §1).
+# docs/clinical-reference.md §1).
 PHQ9_MAX_MISSING = 2
 
 
@@ -253,7 +253,7 @@ def score_phq9(answers: Mapping[str, Any]) -> Score:
     flags: list[str] = []
     item9 = values[PHQ9_ITEM9]
     # Item 9 >= 1 starts the suicide-risk pathway; unanswered is a positive flag, never 0
-    # (Simon 2013; clinical-reference §1).
+    # (Simon 2013; docs/clinical-reference.md §1).
     if item9 is None:
         flags.append(ITEM9_UNANSWERED)
     elif item9 >= 1:
@@ -275,7 +275,7 @@ def score_phq9(answers: Mapping[str, Any]) -> Score:
     total = sum(answered)
     if missing:
         # Replace missing items by the mean of the answered ones, total rounded half up
-        # (13 x 9 / 8 = 14.625 -> 15; clinical-reference §1).
+        # (13 x 9 / 8 = 14.625 -> 15; docs/clinical-reference.md §1).
         total = _divide_half_up(total * len(PHQ9_SCORED), len(answered))
     return Score(
         total=total,
@@ -289,7 +289,7 @@ def score_phq9(answers: Mapping[str, Any]) -> Score:
 # --- GAD-7 ---------------------------------------------------------------------------------------
 
 GAD7_SCORED = tuple(f"gad7_{number}" for number in range(1, 8))
-# GAD-7 bands (Spitzer 2006; clinical-reference §1): inclusive upper bounds.
+# GAD-7 bands (Spitzer 2006; docs/clinical-reference.md §1): inclusive upper bounds.
 GAD7_BANDS = (
     (4, "minimal"),
     (9, "mild"),
@@ -304,7 +304,7 @@ def score_gad7(answers: Mapping[str, Any]) -> Score:
     values = {code: _read_int(answers, code, 0, 3) for code in GAD7_SCORED}
     missing = _missing(values)
     if missing:
-        # No published prorating rule for GAD-7 (clinical-reference §1).
+        # No published prorating rule for GAD-7 (docs/clinical-reference.md §1).
         return Score(
             total=None,
             band=None,
@@ -330,7 +330,7 @@ SYMPTOM_ITEMS = (
 SYMPTOM_MAX = 10
 VIBRATION_ITEMS = ("vibration_r", "vibration_l")
 VIBRATION_MAX_SECONDS = 60
-# Vibration <= 10 s is reduced (> 10 s normal; Cherry 2005; clinical-reference §1).
+# Vibration <= 10 s is reduced (> 10 s normal; Cherry 2005; docs/clinical-reference.md §1).
 VIBRATION_REDUCED_MAX_SECONDS = 10
 REFLEX_ITEMS = ("reflex_r", "reflex_l")
 REFLEX_VALUES = ("absent", "hypoactive", "normal", "hyperactive", "clonus")
@@ -339,7 +339,7 @@ REFLEX_VALUES = ("absent", "hypoactive", "normal", "hyperactive", "clonus")
 def grade_symptoms(highest: int) -> int:
     """Return the subjective sensory neuropathy grade (0-3) for the highest severity (0-10)."""
     # Grade from the single highest severity: 0 -> 0, 1-3 -> 1, 4-6 -> 2, 7-10 -> 3
-    # (ACTG BPNS; clinical-reference §1).
+    # (ACTG BPNS; docs/clinical-reference.md §1).
     if not 0 <= highest <= SYMPTOM_MAX:
         raise ScoringError(f"severity {highest} is outside 0..{SYMPTOM_MAX}")
     if highest == 0:
@@ -356,7 +356,8 @@ def _grade_lower_bound(symptoms: Mapping[str, int | None]) -> int | None:
 
     On an incomplete form the grade is taken from the single highest severity, so an answered
     severity s makes the grade at least ``grade_symptoms(s)`` whatever the unanswered items hold
-    (clinical-reference §1). With no answered severity >= 1 nothing is known (0 would be a guess).
+    (docs/clinical-reference.md §1). With no answered severity >= 1 nothing is known (0 would be
+    a guess).
     """
     answered = [value for value in symptoms.values() if value is not None]
     highest = max(answered, default=0)
@@ -371,7 +372,7 @@ def score_neuro_sx(answers: Mapping[str, Any]) -> Score:
     symptom screen; the phone requires every item, so only staff-entered forms can have gaps).
     If an answered severity is >= 1, the form is flagged ``incomplete_with_symptoms`` and its
     ``grade`` is the grade of the highest answered severity: a LOWER BOUND of the true grade,
-    since the grade comes from the single highest severity (clinical-reference §1) and an
+    since the grade comes from the single highest severity (docs/clinical-reference.md §1) and an
     unanswered item can only raise it. Otherwise ``grade`` is None (unknown).
     """
     symptoms = {code: _read_int(answers, code, 0, SYMPTOM_MAX) for code in SYMPTOM_ITEMS}
@@ -420,8 +421,9 @@ def score_bpns(answers: Mapping[str, Any]) -> Score:
         code: _read_int(answers, code, 0, VIBRATION_MAX_SECONDS) for code in VIBRATION_ITEMS
     }
     reflexes = {code: _read_choice(answers, code, REFLEX_VALUES) for code in REFLEX_ITEMS}
-    # Case (Cherry et al., Neurology 2005; clinical-reference §1): grade >= 1 with bilaterally
-    # reduced vibration (<= 10 s both sides, 0 = not felt) or bilaterally absent ankle reflexes.
+    # Case (Cherry et al., Neurology 2005; docs/clinical-reference.md §1): grade >= 1 with
+    # bilaterally reduced vibration (<= 10 s both sides, 0 = not felt) or bilaterally absent ankle
+    # reflexes.
     # An unanswered sign is not reduced/absent, so on an incomplete form these are "certainly".
     vibration_reduced = all(
         value is not None and value <= VIBRATION_REDUCED_MAX_SECONDS for value in vibration.values()
@@ -445,7 +447,7 @@ def score_bpns(answers: Mapping[str, Any]) -> Score:
     case = grade >= 1 and signs
     flags: list[str] = []
     if grade >= 1 and not signs:
-        # Symptoms alone are a positive symptom screen, not a case (clinical-reference §1).
+        # Symptoms alone are a positive symptom screen, not a case (docs/clinical-reference.md §1).
         flags.append(SYMPTOMS_WITHOUT_SIGNS)
     if grade == 0 and signs:
         flags.append(SIGNS_WITHOUT_SYMPTOMS)
@@ -463,7 +465,7 @@ def score_bpns(answers: Mapping[str, Any]) -> Score:
 # --- imports of paper forms ----------------------------------------------------------------------
 
 # Paper BPNS codes 00 ("currently absent") and 11 ("always normal") both mean no symptom and are
-# stored as 0; 11 is the highest number but means normal (clinical-reference §1).
+# stored as 0; 11 is the highest number but means normal (docs/clinical-reference.md §1).
 _PAPER_NORMAL_CODES = frozenset({"00", "11"})
 
 

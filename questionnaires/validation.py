@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "ANSWERS_FIELD",
@@ -23,7 +23,7 @@ MESSAGE_EXPECTED_INTEGER = "Expected a whole number."
 MESSAGE_EXPECTED_STRING = "Expected a text value."
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     """Tell whether a value is an int and not a bool (JSON true is not 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -48,7 +48,7 @@ def _check_integer(item: Mapping[str, Any], value: object) -> str | None:
     if not _is_int(value):
         return MESSAGE_EXPECTED_INTEGER
     low, high = item["min"], item["max"]
-    if not low <= value <= high:  # type: ignore[operator]
+    if not low <= value <= high:
         return f"Must be between {low} and {high}."
     return None
 

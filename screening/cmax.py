@@ -1,6 +1,6 @@
 """Cycloserine Cmax: unit conversion, monitoring occasions and the current Cmax (pure, no Django).
 
-Facts from clinical-reference §2 (TDM) and §3 (inputs of the decision table).
+Facts from docs/clinical-reference.md §2 (TDM) and §3 (inputs of the decision table).
 
 Occasions. A monitoring occasion is one dose with its samples (2 h, and 6 h if taken). A sample's
 dose time is ``sampled_at - hours_post_dose``. Samples are grouped in order of dose time: a sample
@@ -11,9 +11,9 @@ first dose time (not the previous sample's) stops a chain of samples drifting ac
 tolerance keeps the doses of a twice-daily regimen (12 h apart) apart while absorbing the rounding
 of a recorded dose time.
 
-Current Cmax (clinical-reference §3). The latest occasion is the one holding the latest sample time
-(samples after ``now`` are ignored, so an evaluation "as of" a past time sees only what was known).
-Its Cmax (highest sample) is current only if:
+Current Cmax (docs/clinical-reference.md §3). The latest occasion is the one holding the latest
+sample time (samples after ``now`` are ignored, so an evaluation "as of" a past time sees only what
+was known). Its Cmax (highest sample) is current only if:
 - recency: the occasion's latest sample time is at most ``recency_days`` before ``now``
   (inclusive: exactly 28 days old is current, 28 days + 1 s is not) -- the age of a measurement is
   the age of its newest sample;
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-# Molar mass of cycloserine, g/mol (clinical-reference §2: 1 µg/mL = 9.795 µmol/L).
+# Molar mass of cycloserine, g/mol (docs/clinical-reference.md §2: 1 µg/mL = 9.795 µmol/L).
 CYCLOSERINE_MOLAR_MASS = Decimal("102.09")
-# µg/mL and mg/L are the same number (clinical-reference §2; api.md "Cmax results").
+# µg/mL and mg/L are the same number (docs/clinical-reference.md §2; docs/api.md "Cmax results").
 UG_PER_ML_UNITS = frozenset({"ug/mL", "mg/L"})
 UMOL_PER_L_UNIT = "umol/L"
 # Three decimals are far below any lab's precision and keep 35.001 distinct from 35.0.
@@ -51,7 +51,7 @@ def convert_to_ug_per_ml(value: Decimal, unit: str) -> Decimal:
     if unit in UG_PER_ML_UNITS:
         converted = value
     elif unit == UMOL_PER_L_UNIT:
-        # µg/mL = µmol/L × 102.09 g/mol / 1000 (clinical-reference §2)
+        # µg/mL = µmol/L × 102.09 g/mol / 1000 (docs/clinical-reference.md §2)
         converted = value * CYCLOSERINE_MOLAR_MASS / Decimal(1000)
     else:
         raise ValueError(f"unknown concentration unit {unit!r}; expected ug/mL, mg/L or umol/L")
@@ -150,7 +150,7 @@ def select_current_cmax(
     if not occasions:
         return None
     latest = max(occasions, key=lambda o: (o.last_sampled_at, o.dose_at))
-    # Recency window, inclusive at its edge (clinical-reference §3, default 28 days).
+    # Recency window, inclusive at its edge (docs/clinical-reference.md §3, default 28 days).
     if now - latest.last_sampled_at > timedelta(days=recency_days):
         return None
     # After the latest dose change: the dose itself was given under the current regimen.

@@ -1,6 +1,6 @@
 """The decision table's inputs for a subject at an instant, and their snapshot.
 
-Inputs (clinical-reference §3), as of ``now``:
+Inputs (docs/clinical-reference.md §3), as of ``now``:
 - responses completed within max(look-back, BPNS window) days, valid or not, mapped to
   ``ScreenResult`` with their stored score's grade, case and flags (the pure
   ``select_latest_screens`` picks the latest valid one per instrument inside its window, plus the

@@ -109,9 +109,11 @@ def occurrences(
     return result
 
 
-def reminder_times(opens_at: datetime, closes_at: datetime, hours: Iterable[int]) -> list[tuple]:
+def reminder_times(
+    opens_at: datetime, closes_at: datetime, hours: Iterable[int]
+) -> list[tuple[int, datetime]]:
     """Return (offset_hours, due_at) for each reminder offset that falls inside the window."""
-    result = []
+    result: list[tuple[int, datetime]] = []
     for h in sorted(set(hours)):
         due_at = opens_at + timedelta(hours=h)
         if 0 < h and due_at < closes_at:

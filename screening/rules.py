@@ -1,6 +1,6 @@
 """The decision table of a monitoring profile: screen results, Cmax and regimen in, findings out.
 
-Pure: no Django, no database. Every fact is from clinical-reference §3 (default profile
+Pure: no Django, no database. Every fact is from docs/clinical-reference.md §3 (default profile
 "cycloserine, WHO 2014"); every threshold, window and action text is a field of ``Thresholds`` so a
 monitoring profile can override it.
 
@@ -12,8 +12,8 @@ already shows what a clinician must see:
   too incomplete to score must not hide it.
 - An incomplete NEURO-SX (invalid, flagged ``incomplete_with_symptoms``, with a grade) carries as
   its grade the grade of its highest answered severity, a lower bound of the true grade (the grade
-  comes from the single highest severity, clinical-reference §1). The latest such form in the
-  look-back window, when completed strictly after the latest valid NEURO-SX there (or with none
+  comes from the single highest severity, docs/clinical-reference.md §1). The latest such form in
+  the look-back window, when completed strictly after the latest valid NEURO-SX there (or with none
   there), stands for the neuropathy symptom screen: it is a positive screen for R1, T1 and C1 and
   fires E1 when its lower bound reaches ``neuropathy_grade_positive``, and the reasons say the form
   was incomplete and the grade is "at least" N. A valid NEURO-SX completed at or after it (e.g. a
@@ -56,7 +56,7 @@ URGENT = "urgent"
 HIGH = "high"
 ROUTINE = "routine"
 
-# Higher is more severe (api.md "Alerts": a later finding raises the severity if it is higher).
+# Higher is more severe (docs/api.md "Alerts": a later finding raises the severity if it is higher).
 CATEGORY_RANK: dict[str, int] = {
     DISCONTINUATION: 4,
     DOSE_REVIEW: 3,
@@ -65,7 +65,7 @@ CATEGORY_RANK: dict[str, int] = {
 }
 SEVERITY_RANK: dict[str, int] = {URGENT: 3, HIGH: 2, ROUTINE: 1}
 
-# Rule id -> (category, severity), in the order of the table (clinical-reference §3).
+# Rule id -> (category, severity), in the order of the table (docs/clinical-reference.md §3).
 RULES: dict[str, tuple[str, str]] = {
     "D1": (DISCONTINUATION, URGENT),
     "D2": (DISCONTINUATION, URGENT),
@@ -84,24 +84,26 @@ class Thresholds:
     """Hold every threshold, window and action text of one monitoring profile version."""
 
     profile: str = "cycloserine, WHO 2014"
-    # Positive screens (clinical-reference §3; PHQ-9 and GAD-7 >= 10, §1).
+    # Positive screens (docs/clinical-reference.md §3; PHQ-9 and GAD-7 >= 10, §1).
     phq9_positive: int = 10
     gad7_positive: int = 10
     neuropathy_grade_positive: int = 1
-    # D2: PHQ-9 total >= 20, the "severe" band (clinical-reference §3).
+    # D2: PHQ-9 total >= 20, the "severe" band (docs/clinical-reference.md §3).
     phq9_severe: int = 20
-    # D3: PHQ-9 or GAD-7 >= 15 with Cmax above the ceiling (clinical-reference §3).
+    # D3: PHQ-9 or GAD-7 >= 15 with Cmax above the ceiling (docs/clinical-reference.md §3).
     d3_score: int = 15
-    # Ceiling: 35 µg/mL, WHO 2014; a profile may set 30, source "label" (clinical-reference §2).
+    # Ceiling: 35 µg/mL, WHO 2014; a profile may set 30, source "label"
+    # (docs/clinical-reference.md §2).
     cmax_ceiling: Decimal = Decimal("35")
     cmax_ceiling_source: str = "WHO 2014"
-    # Windows (clinical-reference §3): PHQ-9/GAD-7 recall period, BPNS and Cmax recency.
+    # Windows (docs/clinical-reference.md §3): PHQ-9/GAD-7 recall period, BPNS and Cmax recency.
     lookback_days: int = 14
     bpns_window_days: int = 28
     cmax_recency_days: int = 28
-    # Pyridoxine 200 mg/day: more neuropathy than 150 mg/day (Court 2021, clinical-reference §2).
+    # Pyridoxine 200 mg/day: more neuropathy than 150 mg/day
+    # (Court 2021, docs/clinical-reference.md §2).
     pyridoxine_flag_mg: int = 200
-    # Recommended actions (clinical-reference §3).
+    # Recommended actions (docs/clinical-reference.md §3).
     discontinuation_actions: tuple[str, ...] = (
         "Assess suicide risk and psychiatric state the same day.",
         "Suspend cycloserine pending clinical review.",
@@ -274,7 +276,7 @@ def counts_as_bpns(result: ScreenResult) -> bool:
 def select_latest_screens(
     results: Iterable[ScreenResult], *, now: datetime, thresholds: Thresholds
 ) -> SelectedScreens:
-    """Pick the latest valid result per instrument inside its window (clinical-reference §3).
+    """Pick the latest valid result per instrument in its window (docs/clinical-reference.md §3).
 
     Also pick, as the module docstring explains: the newest PHQ-9 in the window if it is invalid
     (``phq9_invalid``, for D1); the latest incomplete-with-symptoms NEURO-SX in the window if it
@@ -373,12 +375,12 @@ def describe_cmax(cmax: CmaxSample, thresholds: Thresholds) -> dict[str, Any]:
 def check_item9(result: ScreenResult) -> Reason | None:
     """Return the D1 reason if a PHQ-9 form flags item 9 as positive or unanswered."""
     inputs = describe_response(result) | {"item9": result.item9, "threshold": 1}
-    # D1: PHQ-9 item 9 >= 1 -> urgent, whatever the total (clinical-reference §1, §3)
+    # D1: PHQ-9 item 9 >= 1 -> urgent, whatever the total (docs/clinical-reference.md §1, §3)
     if ITEM9_POSITIVE in result.flags or (result.item9 is not None and result.item9 >= 1):
         answer = f"answered {result.item9} (≥ 1)" if result.item9 is not None else "answered ≥ 1"
         text = f"PHQ-9 item 9 {answer}: thoughts of being better off dead or of self-harm"
         return Reason("D1", text, inputs | {"flag": ITEM9_POSITIVE})
-    # D1: an unanswered item 9 is a positive flag, never 0 (clinical-reference §1)
+    # D1: an unanswered item 9 is a positive flag, never 0 (docs/clinical-reference.md §1)
     if ITEM9_UNANSWERED in result.flags:
         text = "PHQ-9 item 9 not answered: ask directly about thoughts of self-harm"
         return Reason("D1", text, inputs | {"flag": ITEM9_UNANSWERED})
@@ -391,7 +393,7 @@ def find_positive_screens(
     """Return a reason per positive screen, each with whether it is a neuropathy screen."""
     found: list[tuple[Reason, bool]] = []
     phq9, gad7, neuro = latest.get(PHQ9), latest.get(GAD7), latest.get(NEURO_SX)
-    # Positive screen: PHQ-9 >= 10 (clinical-reference §1, §3)
+    # Positive screen: PHQ-9 >= 10 (docs/clinical-reference.md §1, §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= thresholds.phq9_positive:
         text = (
             f"PHQ-9 total {phq9.total} (≥ {thresholds.phq9_positive}): positive depression screen"
@@ -401,7 +403,7 @@ def find_positive_screens(
             "threshold": thresholds.phq9_positive,
         }
         found.append((Reason("", text, inputs), False))
-    # Positive screen: GAD-7 >= 10 (clinical-reference §1, §3)
+    # Positive screen: GAD-7 >= 10 (docs/clinical-reference.md §1, §3)
     if gad7 is not None and gad7.total is not None and gad7.total >= thresholds.gad7_positive:
         text = f"GAD-7 total {gad7.total} (≥ {thresholds.gad7_positive}): positive anxiety screen"
         inputs = describe_response(gad7) | {
@@ -409,7 +411,7 @@ def find_positive_screens(
             "threshold": thresholds.gad7_positive,
         }
         found.append((Reason("", text, inputs), False))
-    # Positive screen: neuropathy symptom grade >= 1 (clinical-reference §1, §3); on an
+    # Positive screen: neuropathy symptom grade >= 1 (docs/clinical-reference.md §1, §3); on an
     # incomplete form the grade is a lower bound, so reaching the threshold is certain.
     if (
         neuro is not None
@@ -422,7 +424,8 @@ def find_positive_screens(
         )
         inputs = describe_neuro(neuro) | {"threshold": thresholds.neuropathy_grade_positive}
         found.append((Reason("", text, inputs), True))
-    # Positive screen: the BPNS examination is a case (Cherry 2005; clinical-reference §1, §3)
+    # Positive screen: the BPNS examination is a case
+    # (Cherry 2005; docs/clinical-reference.md §1, §3)
     if bpns is not None and bpns.case is True:
         text = "BPNS examination meets the neuropathy case definition (symptoms and signs)"
         inputs = describe_response(bpns) | {"case": True, "grade": bpns.grade}
@@ -459,7 +462,7 @@ def list_interactions(regimen: Regimen | None, thresholds: Thresholds) -> list[s
     if regimen is None:
         return []
     notes = []
-    # Ethionamide, isoniazid and alcohol add neurotoxicity (clinical-reference §2)
+    # Ethionamide, isoniazid and alcohol add neurotoxicity (docs/clinical-reference.md §2)
     if regimen.ethionamide:
         notes.append(thresholds.ethionamide_note)
     if regimen.isoniazid:
@@ -473,7 +476,7 @@ def list_neuropathy_actions(inp: EvaluationInput, bpns_recent: bool, t: Threshol
     """Return the neuropathy actions: pyridoxine and co-medication review, BPNS if none recent."""
     actions = list(t.neuropathy_actions)
     pyridoxine = inp.regimen.pyridoxine_mg_per_day if inp.regimen is not None else None
-    # Pyridoxine >= 200 mg/day: flag (Court 2021; clinical-reference §2, §3)
+    # Pyridoxine >= 200 mg/day: flag (Court 2021; docs/clinical-reference.md §2, §3)
     if pyridoxine is not None and pyridoxine >= t.pyridoxine_flag_mg:
         actions.append(
             t.pyridoxine_flag_action.format(dose_mg=pyridoxine, flag_mg=t.pyridoxine_flag_mg)
@@ -529,8 +532,9 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     # reasons per rule, plus whether a neuropathy screen is among them
     fired: dict[str, tuple[list[Reason], bool]] = {}
 
-    # D1: PHQ-9 item 9 >= 1 or unanswered -> urgent (clinical-reference §3); also read a newer
-    # invalid form, since an incomplete form must not hide a self-harm answer (module docstring).
+    # D1: PHQ-9 item 9 >= 1 or unanswered -> urgent (docs/clinical-reference.md §3); also read a
+    # newer invalid form, since an incomplete form must not hide a self-harm answer (module
+    # docstring).
     # latest["PHQ-9"] is read here whatever its validity, in case a caller passed an invalid form.
     item9_forms: list[ScreenResult] = []
     for form in (inp.latest.get(PHQ9), inp.phq9_invalid):
@@ -545,14 +549,15 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     if d1_reasons:
         fired["D1"] = (d1_reasons, False)
 
-    # D2: PHQ-9 total >= 20 -> urgent (clinical-reference §3)
+    # D2: PHQ-9 total >= 20 -> urgent (docs/clinical-reference.md §3)
     if phq9 is not None and phq9.total is not None and phq9.total >= t.phq9_severe:
         text = f"PHQ-9 total {phq9.total} (≥ {t.phq9_severe}): severe depressive symptoms"
         inputs = describe_response(phq9) | {"total": phq9.total, "threshold": t.phq9_severe}
         fired["D2"] = ([Reason("D2", text, inputs)], False)
 
     cmax = inp.cmax
-    # Above the ceiling: current Cmax strictly > ceiling; 35.0 is not above (clinical-reference §3)
+    # Above the ceiling: current Cmax strictly > ceiling; 35.0 is not above
+    # (docs/clinical-reference.md §3)
     above = cmax is not None and cmax.value_ug_per_ml > t.cmax_ceiling
     cmax_reason: Reason | None = None
     if cmax is not None:
@@ -564,7 +569,8 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         )
         cmax_reason = Reason("", text, describe_cmax(cmax, t) | {"above_ceiling": above})
 
-    # D3: (PHQ-9 >= 15 or GAD-7 >= 15) and Cmax above the ceiling -> urgent (clinical-reference §3)
+    # D3: (PHQ-9 >= 15 or GAD-7 >= 15) and Cmax above the ceiling -> urgent
+    # (docs/clinical-reference.md §3)
     if above and cmax_reason is not None:
         d3_reasons = []
         for result in (phq9, gad7):
@@ -586,10 +592,11 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
     def with_positives(rule: str) -> list[Reason]:
         return [with_rule(reason, rule) for reason, _ in positives]
 
-    # R1: a positive screen and Cmax above the ceiling -> dose review, high (clinical-reference §3)
+    # R1: a positive screen and Cmax above the ceiling -> dose review, high
+    # (docs/clinical-reference.md §3)
     if positive and above and cmax_reason is not None:
         fired["R1"] = ([*with_positives("R1"), with_rule(cmax_reason, "R1")], neuropathy_positive)
-    # T1: a positive screen and no current Cmax -> TDM needed, high (clinical-reference §3)
+    # T1: a positive screen and no current Cmax -> TDM needed, high (docs/clinical-reference.md §3)
     if positive and cmax is None:
         text = (
             f"No current Cmax: none within {t.cmax_recency_days} days and after the latest dose "
@@ -597,17 +604,18 @@ def evaluate(inp: EvaluationInput, thresholds: Thresholds) -> list[Finding]:
         )
         no_cmax = Reason("T1", text, {"cmax_id": None, "recency_days": t.cmax_recency_days})
         fired["T1"] = ([*with_positives("T1"), no_cmax], neuropathy_positive)
-    # C1: a positive screen and Cmax at or below the ceiling -> routine (clinical-reference §3)
+    # C1: a positive screen and Cmax at or below the ceiling -> routine
+    # (docs/clinical-reference.md §3)
     if positive and cmax is not None and not above and cmax_reason is not None:
         fired["C1"] = ([*with_positives("C1"), with_rule(cmax_reason, "C1")], neuropathy_positive)
-    # R2: Cmax above the ceiling and no positive screen -> routine (clinical-reference §3)
+    # R2: Cmax above the ceiling and no positive screen -> routine (docs/clinical-reference.md §3)
     if above and not positive and cmax_reason is not None:
         text = (
             "No positive screen (PHQ-9, GAD-7, neuropathy symptoms, BPNS) in the look-back window"
         )
         no_screen = Reason("R2", text, {"positive_screen": False})
         fired["R2"] = ([with_rule(cmax_reason, "R2"), no_screen], False)
-    # E1: neuropathy symptom grade >= 1 and no BPNS within 28 days (clinical-reference §3)
+    # E1: neuropathy symptom grade >= 1 and no BPNS within 28 days (docs/clinical-reference.md §3)
     if (
         neuro is not None
         and neuro.grade is not None
@@ -632,13 +640,13 @@ def urgent_findings(
 ) -> list[Finding]:
     """Return the urgent findings each newly received result meets on its own (D1, D2, D3).
 
-    Urgent findings are events as well as states (clinical-reference §3.8): a newly received form
-    that by itself meets D1 (item 9 >= 1 or unanswered, on any PHQ-9 form, valid or not), D2
-    (a valid PHQ-9 total >= 20) or D3 (a valid PHQ-9 or GAD-7 total >= 15 with the current Cmax
-    above the ceiling) fires whatever newer results exist and whatever its completion time: a
-    paper form completed weeks ago and entered today reaches a clinician today, and a benign form
-    received in the same evaluation does not hide it. The reasons say when the form was completed
-    and when it was entered where the two differ. ``inp.cmax`` is the current Cmax (for D3).
+    Urgent findings are events as well as states (docs/clinical-reference.md §4.1): a newly received
+    form that by itself meets D1 (item 9 >= 1 or unanswered, on any PHQ-9 form, valid or not), D2 (a
+    valid PHQ-9 total >= 20) or D3 (a valid PHQ-9 or GAD-7 total >= 15 with the current Cmax above
+    the ceiling) fires whatever newer results exist and whatever its completion time: a paper form
+    completed weeks ago and entered today reaches a clinician today, and a benign form received in
+    the same evaluation does not hide it. The reasons say when the form was completed and when it
+    was entered where the two differ. ``inp.cmax`` is the current Cmax (for D3).
     """
     t = thresholds
     cmax = inp.cmax
@@ -661,12 +669,13 @@ def urgent_findings(
             item9 = check_item9(result)
             if item9 is not None:
                 add("D1", timed(item9))
-            # D2: PHQ-9 total >= 20 -> urgent (clinical-reference §3)
+            # D2: PHQ-9 total >= 20 -> urgent (docs/clinical-reference.md §3)
             if total is not None and total >= t.phq9_severe:
                 text = f"PHQ-9 total {total} (≥ {t.phq9_severe}): severe depressive symptoms"
                 inputs = describe_response(result) | {"total": total, "threshold": t.phq9_severe}
                 add("D2", timed(Reason("D2", text, inputs)))
-        # D3: PHQ-9 or GAD-7 >= 15 and the current Cmax above the ceiling (clinical-reference §3)
+        # D3: PHQ-9 or GAD-7 >= 15 and the current Cmax above the ceiling
+        # (docs/clinical-reference.md §3)
         if (
             above
             and cmax is not None
@@ -732,7 +741,8 @@ def with_rule(reason: Reason, rule: str) -> Reason:
 
 def actions_for_category(category: str, t: Thresholds) -> tuple[str, ...]:
     """Return the profile's recommended actions for a category."""
-    # D1–D3 / R1, R2 / T1 actions (clinical-reference §3); C1 and E1 add neuropathy actions only.
+    # D1–D3 / R1, R2 / T1 actions (docs/clinical-reference.md §3); C1 and E1 add neuropathy
+    # actions only.
     return {
         DISCONTINUATION: t.discontinuation_actions,
         DOSE_REVIEW: t.dose_review_actions,

@@ -186,7 +186,7 @@ def celery_broker_at(url: str, *, cache: bool = False):
 
     conf = app.conf
     saved = (conf.broker_url, conf.broker_write_url, app._pool, app.amqp._producer_pool)
-    overrides = {"CELERY_BROKER_URL": url}
+    overrides: dict[str, object] = {"CELERY_BROKER_URL": url}
     if cache:
         overrides["CACHES"] = {
             "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}

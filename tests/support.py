@@ -66,6 +66,7 @@ class PrivateRedis:
         return self
 
     def stop(self) -> None:
+        assert self.proc is not None, "not started"
         self.proc.terminate()
         self.proc.wait(10)
 

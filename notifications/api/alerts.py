@@ -1,4 +1,6 @@
-"""Alerts (staff): list, detail with deliveries, acknowledge, resolve (api.md "Alerts")."""
+"""Alerts (staff): list, detail with deliveries, acknowledge, resolve (docs/api.md "Alerts")."""
+
+from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
@@ -83,7 +85,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Alert
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "subject",
             "category",
@@ -195,6 +197,9 @@ class AlertListView(GenericAPIView):
 
 
 class AlertObjectMixin:
+    request: Any  # the DRF request of the view it is mixed into
+    kwargs: dict[str, Any]
+
     def get_alert(self) -> Alert:
         alert = visible_alerts(self.request.user).filter(pk=self.kwargs["alert_id"]).first()
         if alert is None:

@@ -41,7 +41,7 @@ class ChannelInputSerializer(serializers.Serializer):
             return attrs
         validator, message = ADDRESS_VALIDATORS[kind]
         try:
-            validator(address)
+            validator(address)  # type: ignore[operator]  # validator instances are callable
         except DjangoValidationError:
             raise serializers.ValidationError({"address": [message]}) from None
         if kind == Channel.Kind.EMAIL:

@@ -54,7 +54,10 @@ class HttpSmsBackend:
             raise TransportError(f"SMS gateway {error.message}", permanent=error.permanent)
 
 
-BACKENDS = {"console": ConsoleSmsBackend, "http": HttpSmsBackend}
+BACKENDS: dict[str, type[ConsoleSmsBackend | HttpSmsBackend]] = {
+    "console": ConsoleSmsBackend,
+    "http": HttpSmsBackend,
+}
 
 
 class SmsTransport:

@@ -1,4 +1,4 @@
-"""The instrument shapes of the API (api.md "Schedules and instruments") and its query params."""
+"""The instrument shapes of the API (docs/api.md "Schedules and instruments"), its query params."""
 
 import re
 
@@ -26,7 +26,7 @@ class InstrumentOptionSerializer(serializers.Serializer):
     value = AnswerValueField(
         read_only=True, help_text="What a response stores; for scored items the score (0–3)."
     )
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
 
 
 class InstrumentItemSerializer(serializers.Serializer):
@@ -41,7 +41,7 @@ class InstrumentItemSerializer(serializers.Serializer):
     options = InstrumentOptionSerializer(many=True, required=False, help_text="Choice items only.")
     min = serializers.IntegerField(required=False, help_text="Integer items only.")
     max = serializers.IntegerField(required=False, help_text="Integer items only.")
-    required = serializers.BooleanField(read_only=True)
+    required = serializers.BooleanField(read_only=True)  # type: ignore[assignment]  # a field
     scored = serializers.BooleanField(read_only=True)
 
 

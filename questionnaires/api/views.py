@@ -1,7 +1,11 @@
 """Instrument definitions for phones and dashboards, and as FHIR R4 Questionnaires."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -67,8 +71,8 @@ class InstrumentViewMixin:
     """Validate the query parameters and look up the instrument of the URL."""
 
     # Staff and subjects' phones alike read instruments.
-    permission_classes = [IsAuthenticated]
-    query_serializer_class = InstrumentVersionQuerySerializer
+    permission_classes: Sequence[Any] = [IsAuthenticated]
+    query_serializer_class: type[serializers.Serializer] = InstrumentVersionQuerySerializer
 
     def read_query(self, request) -> dict:
         query = self.query_serializer_class(data=request.query_params)
@@ -113,7 +117,7 @@ class InstrumentListView(InstrumentViewMixin, GenericAPIView):
     def get(self, request):
         language = requested_language(request, self.read_query(request).get("language"))
         page = self.paginate_queryset(self.get_queryset())
-        data = [render_instrument(instrument, language) for instrument in page]
+        data = [render_instrument(instrument, language) for instrument in page or []]
         response = self.get_paginated_response(InstrumentSerializer(data, many=True).data)
         served = sorted({entry["language"] for entry in data}) or [language]
         response["Content-Language"] = ", ".join(served)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 
@@ -22,6 +24,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class TimezoneFormMixin:
+    cleaned_data: dict[str, Any]  # provided by the form it is mixed into
+
     def clean_timezone(self):
         value = self.cleaned_data["timezone"]
         if not occurrences.is_valid_timezone(value):

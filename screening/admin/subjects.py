@@ -5,6 +5,8 @@ they are present.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin
 from django.db import transaction
@@ -44,7 +46,7 @@ class SubjectForm(TimezoneFormMixin, forms.ModelForm):
         ]
 
     def clean(self):
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # a ModelForm returns its cleaned_data
         schedule = data.get("schedule")
         site_id = data["site"].pk if data.get("site") else self.instance.site_id
         if schedule and site_id and schedule.site_id not in (None, site_id):

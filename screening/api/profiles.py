@@ -22,7 +22,8 @@ from screening.services.profiles import (
 from ..models import MonitoringProfile
 from ..permissions import IsAdmin
 
-# The standard ceiling of each source (clinical-reference §2): used when only the source changes.
+# The standard ceiling of each source (docs/clinical-reference.md §2): used when only the source
+# changes.
 CEILING_OF_SOURCE = {
     MonitoringProfile.CeilingSource.WHO_2014: Decimal("35"),
     MonitoringProfile.CeilingSource.LABEL: Decimal("30"),
@@ -39,7 +40,14 @@ class MonitoringProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MonitoringProfile
-        fields = ("id", "drug", "version", *PROFILE_FIELDS, "created_by", "created_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "drug",
+            "version",
+            *PROFILE_FIELDS,
+            "created_by",
+            "created_at",
+        )
         read_only_fields = fields
 
 

@@ -59,7 +59,7 @@ class StaffEntrySerializer(serializers.Serializer):
     instrument = serializers.CharField(max_length=32, help_text="PHQ-9, GAD-7, NEURO-SX or BPNS.")
     answers = serializers.JSONField(help_text="Item code -> value; missing items allowed.")
     completed_at = serializers.DateTimeField()
-    source = serializers.ChoiceField(choices=[source.value for source in STAFF_SOURCES])
+    source = serializers.ChoiceField(choices=[source.value for source in STAFF_SOURCES])  # type: ignore[assignment]  # a field named like Field.source
 
 
 class ResponsePagination(Pagination):

@@ -5,6 +5,7 @@ Contact details are write-only: responses say whether they are present, never wh
 """
 
 from datetime import date
+from typing import Any
 
 import django_filters
 from django.shortcuts import get_object_or_404
@@ -78,8 +79,8 @@ class SubjectFieldsSerializer(serializers.Serializer):
     """Fields shared by enrolment and PATCH."""
 
     study_id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z", max_length=64)
-    treatment_start = serializers.DateField(validators=[validate_treatment_start])
-    timezone = serializers.CharField(max_length=64, validators=[validate_timezone_name])
+    treatment_start = serializers.DateField(validators=[validate_treatment_start])  # type: ignore[list-item]  # DRF ignores a validator's return value
+    timezone = serializers.CharField(max_length=64, validators=[validate_timezone_name])  # type: ignore[list-item]  # DRF ignores a validator's return value
     language = serializers.RegexField(LANGUAGE_RE, max_length=16)
     schedule = serializers.UUIDField(required=False, allow_null=True)
     sex = serializers.ChoiceField(choices=Subject.Sex.choices, required=False, allow_blank=True)
@@ -267,7 +268,7 @@ class SubjectDetailView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         contact = values.pop("contact", None)
-        extra = {}
+        extra: dict[str, Any] = {}
         if "schedule" in values:
             extra["schedule"] = resolve_schedule(values.pop("schedule"), subject.site)
         if "sex" in values:

@@ -46,7 +46,7 @@ class Response(models.Model):
         max_length=64, blank=True, help_text="SHA-256 of the submitted body, to detect key reuse."
     )
     # What the phone was answered, kept so a retry with the same Idempotency-Key gets the very same
-    # status and bytes back (design.md §7); empty for staff-entered forms.
+    # status and bytes back (docs/design.md §7); empty for staff-entered forms.
     reply_status = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     reply_body = models.TextField(blank=True, editable=False)
     entered_by = models.ForeignKey(

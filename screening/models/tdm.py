@@ -57,7 +57,7 @@ class MonitoringProfile(models.Model):
     drug = models.CharField(max_length=32, default="cycloserine")
     name = models.CharField(max_length=100, default="cycloserine, WHO 2014")
     version = models.PositiveIntegerField()
-    # Thresholds of the decision table (clinical-reference §3).
+    # Thresholds of the decision table (docs/clinical-reference.md §3).
     phq9_positive = models.PositiveSmallIntegerField(default=10)
     gad7_positive = models.PositiveSmallIntegerField(default=10)
     phq9_severe = models.PositiveSmallIntegerField(default=20)

@@ -19,6 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -92,7 +93,7 @@ def issue_activation_code(*, subject: Subject, actor) -> tuple[ActivationCode, s
     code = generate_code()
     row = ActivationCode.objects.create(
         subject=subject,
-        code_hash=hash_code(normalise_code(code)),
+        code_hash=hash_code(cast(str, normalise_code(code))),  # a generated code is canonical
         expires_at=now + timedelta(hours=settings.ACTIVATION_CODE_TTL_HOURS),
         created_by=actor,
         created_at=now,

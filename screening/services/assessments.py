@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -60,9 +62,10 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
     # Lock and re-read the subject: a concurrent withdrawal, edit or sweep of the same subject
     # waits, and a caller's stale copy (a sweep that loaded it before a withdrawal committed)
     # cannot bring cancelled assessments back.
-    subject = Subject.objects.select_for_update().filter(pk=subject.pk).first()
-    if subject is None or subject.status != Subject.Status.ACTIVE:
+    locked = Subject.objects.select_for_update().filter(pk=subject.pk).first()
+    if locked is None or locked.status != Subject.Status.ACTIVE:
         return MaterialiseResult()
+    subject = locked
     entries = []
     if subject.schedule_id is not None:
         entries = [
@@ -77,7 +80,7 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
             entries, treatment_start=subject.treatment_start, tz_name=subject.timezone
         )
     }
-    existing = {
+    existing: dict[tuple[object, int], Assessment] = {
         (a.schedule_entry_id, a.occurrence): a
         for a in Assessment.objects.filter(subject=subject).only(
             "id",
@@ -98,7 +101,7 @@ def materialise_assessments(*, subject: Subject, now: datetime | None = None) ->
                 to_create.append(
                     Assessment(
                         subject=subject,
-                        schedule_entry_id=occ.entry_key,
+                        schedule_entry_id=cast(UUID, occ.entry_key),
                         occurrence=occ.occurrence,
                         instrument_code=occ.instrument_code,
                         opens_at=occ.opens_at,

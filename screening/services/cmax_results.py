@@ -1,11 +1,12 @@
 """Cmax results: plausibility checks and idempotent ingestion of measured peak concentrations.
 
-Cmax plausibility (api.md "Subjects (staff)", issue 5): a result that cannot be a measured
+Cmax plausibility (docs/api.md "Subjects (staff)", issue 5): a result that cannot be a measured
 cycloserine peak is refused rather than stored, since a unit slip (µmol/L entered as µg/mL) or a
 typo would otherwise page a clinician or, worse, hide a real level.
 
 - value: > 0 as reported; converted to µg/mL it must not exceed ``MAX_UG_PER_ML`` (500). The
-  target is 20–35 µg/mL and reported toxic peaks stay well below 200 µg/mL (clinical-reference §2);
+  target is 20–35 µg/mL and reported toxic peaks stay well below 200 µg/mL
+  (docs/clinical-reference.md §2);
   500 leaves room for any real overdose while refusing values off by a factor of ten or more.
 - sampled_at: with a UTC offset; not later than now plus ``CLOCK_SKEW`` (5 min, a lab clock ahead of
   ours); not before the day before the subject's treatment start (a pre-treatment level cannot be

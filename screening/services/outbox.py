@@ -6,13 +6,17 @@ broker outage or a worker crash delays an alert but never loses it. ``screening`
 task by name so that it never imports ``notifications``.
 """
 
+from uuid import UUID
+
 from config.tasks import send_task_on_commit, send_tasks_on_commit
 from screening.models import EvaluationRequest, Subject
 
 EVALUATE_TASK = "notifications.evaluate_subject"
 
 
-def request_evaluation(*, subject: Subject, reason: str, source_id: str = "") -> EvaluationRequest:
+def request_evaluation(
+    *, subject: Subject, reason: str, source_id: str | UUID = ""
+) -> EvaluationRequest:
     """Write an outbox row for the subject and send the evaluation task after commit."""
     request = EvaluationRequest.objects.create(
         subject=subject, reason=reason, source_id=str(source_id)

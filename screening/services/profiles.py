@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 
@@ -130,7 +130,7 @@ def current_profile(drug: str = DEFAULT_DRUG) -> MonitoringProfile:
     if profile is None:
         ensure_default_profile()
         profile = MonitoringProfile.objects.filter(drug=DEFAULT_DRUG).order_by("-version").first()
-    return profile
+    return cast(MonitoringProfile, profile)  # ensure_default_profile() made one
 
 
 @dataclass(frozen=True)

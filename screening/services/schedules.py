@@ -41,8 +41,9 @@ def _entry_audit(entry: ScheduleEntry) -> dict:
 def _make_default(schedule: Schedule) -> None:
     # One default per site: the new default replaces the old one. The site row is locked so that
     # two concurrent changes of the default queue up instead of colliding on the constraint.
-    Site.objects.select_for_update().filter(pk=schedule.site_id).first()
-    Schedule.objects.filter(site_id=schedule.site_id, is_default=True).exclude(
+    # (a schedule without a site: site_id None is a valid lookup, IS NULL)
+    Site.objects.select_for_update().filter(pk=schedule.site_id).first()  # type: ignore[misc]
+    Schedule.objects.filter(site_id=schedule.site_id, is_default=True).exclude(  # type: ignore[misc]
         pk=schedule.pk
     ).update(is_default=False, updated_at=timezone.now())
 

@@ -6,8 +6,10 @@ version, audited, and queues an evaluation in the same transaction.
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -90,7 +92,7 @@ def _validate_and_score(version: InstrumentVersion, answers: object, *, require_
             _answer_errors(errors),
         )
     try:
-        return score_definition(definition, answers)
+        return score_definition(definition, cast(Mapping[str, Any], answers))  # validated
     except (ScoringError, UnknownScoringError):
         # Validation passed, so this is a definition/scorer mismatch; never a 500 for the caller.
         raise SubmissionRejected(
@@ -110,7 +112,7 @@ def _check_times(
 
     A phone's clock may be a little off (``CLOCK_SKEW``, 5 minutes), never weeks: a form claiming
     to be completed before its assessment opened is refused with a per-field error rather than
-    stored with a time the look-back windows would misread (docs/clinical-reference.md §3.8).
+    stored with a time the look-back windows would misread (docs/clinical-reference.md §4.1).
     """
     fields: dict[str, list[str]] = {}
     for name, value in (("completed_at", completed_at), ("started_at", started_at)):
@@ -212,8 +214,8 @@ def _submit_phone(
     result = _validate_and_score(version, answers, require_all=True)
     response_id = uuid.uuid4()
     reply: dict = {"id": str(response_id), "status": Assessment.Status.COMPLETED.value}
-    # PHQ-9 item 9 >= 1 starts the suicide-risk pathway (clinical-reference §1): the subject is
-    # shown the site's crisis contacts at once; the alert follows through the evaluation.
+    # PHQ-9 item 9 >= 1 starts the suicide-risk pathway (docs/clinical-reference.md §1): the subject
+    # is shown the site's crisis contacts at once; the alert follows through the evaluation.
     if ITEM9_POSITIVE in result.flags:
         reply["support_message"] = _support_message(subject)
     body = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))

@@ -83,6 +83,7 @@ def evaluation() -> Case:
         ("GAD-7", {f"gad7_{n}": 2 for n in range(1, 8)}),
     ]:
         version = get_current_version(code)
+        assert version is not None, code
         result = score_definition(version.definition, answers)
         Response.objects.create(
             subject=subject,

@@ -73,6 +73,7 @@ def test_no_token_is_a_json_401(api_client):
     assert_error_shape(api_client.delete("/api/v1/auth/token/current/"), 401, "not_authenticated")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_login_and_activation_answer_503_not_500_while_the_cache_redis_is_down(
     api_client, private_redis, admin_user

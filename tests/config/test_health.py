@@ -41,6 +41,7 @@ def test_readyz_says_when_a_worker_last_ran_the_heartbeat(api_client):
     assert seen_at == WorkerHeartbeat.objects.get().seen_at.isoformat()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_readyz_is_503_naming_the_broker_while_redis_is_stopped_and_recovers(
     api_client, private_redis

@@ -22,11 +22,12 @@ def descendants(root: int) -> dict[int, str]:
     for line in out.splitlines():
         pid, ppid, *args = line.split(None, 2)
         children.setdefault(int(ppid), []).append((int(pid), args[0] if args else ""))
-    found, todo = {}, [root]
+    found: dict[int, str] = {}
+    todo = [root]
     while todo:
-        for pid, args in children.get(todo.pop(), []):
-            found[pid] = args
-            todo.append(pid)
+        for child, command in children.get(todo.pop(), []):
+            found[child] = command
+            todo.append(child)
     return found
 
 

@@ -1,4 +1,4 @@
-"""The OpenAPI schema describes every path of the API contract (shared/docs/api.md)."""
+"""The OpenAPI schema describes every path of the API contract (docs/api.md)."""
 
 import pytest
 import yaml

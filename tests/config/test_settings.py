@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 PRODUCTION_ENV = {
@@ -25,6 +27,7 @@ def run_manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_production_settings_pass_the_deployment_checklist(tmp_path):
     result = run_manage(
         "check",
@@ -38,6 +41,7 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
     env = {**PRODUCTION_ENV, "VAR_DIR": str(tmp_path), "DATABASE_URL": "postgresql://db/prod"}
     del env["DJANGO_SECRET_KEY"]
@@ -48,6 +52,7 @@ def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
     assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off" in result.stderr
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_manage_py_with_the_embedded_defaults_runs_in_development_mode(tmp_path):
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
 
@@ -65,6 +70,7 @@ def test_debug_is_off_unless_asked_for(settings):
     assert env_bool("SURELY_UNSET_VARIABLE") is False
 
 
+@pytest.mark.slow  # runs manage.py in a subprocess
 def test_openapi_schema_generates_without_warnings(tmp_path):
     result = run_manage(
         "spectacular",

@@ -489,8 +489,8 @@ def test_a_phone_phq9_with_item9_1_opens_a_d1_alert_whose_reason_names_the_item_
 
 
 def test_a_staff_neuro_sx_with_a_blank_item_and_a_severity_of_9_reaches_a_clinician(paged):
-    # r_pain 9 gives grade >= 3 whatever l_numbness holds (clinical-reference §1): with no Cmax
-    # that is T1, and with no BPNS within 28 days E1, although the form is invalid.
+    # r_pain 9 gives grade >= 3 whatever l_numbness holds (docs/clinical-reference.md §1): with no
+    # Cmax that is T1, and with no BPNS within 28 days E1, although the form is invalid.
     subject = SubjectFactory()
     answers = {**neuro_answers(0), "r_pain": 9}
     del answers["l_numbness"]

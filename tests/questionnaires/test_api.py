@@ -91,7 +91,7 @@ def client(admin_user) -> APIClient:
 
 def client_speaking(language: str) -> APIClient:
     """Return a client authenticated with a real subject token of a subject speaking language."""
-    client, _ = subject_client(SubjectFactory(language=language))
+    client, _ = subject_client(SubjectFactory(language=language))  # type: ignore[arg-type]
     return client
 
 
@@ -397,7 +397,7 @@ def test_fhir_answer_values_equal_the_scoring_values(client, code, panel, item_l
     scorer = scoring.get_scorer(code, 1)
     scored = [item for item in body["item"] if item["linkId"] in scorer.items]
 
-    # Codes from clinical-reference §1.
+    # Codes from docs/clinical-reference.md §1.
     assert body["code"] == [
         {"system": LOINC_SYSTEM, "code": panel, "display": FILE_DEFINITIONS[code]["title"]["en"]}
     ]

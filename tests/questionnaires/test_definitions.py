@@ -14,7 +14,7 @@ from questionnaires.definitions import (
     validate_definition,
 )
 
-# Every LOINC code, exactly as clinical-reference.md §1 lists it.
+# Every LOINC code, exactly as docs/clinical-reference.md §1 lists it.
 PHQ9_ITEM_LOINC = [
     "44250-9",
     "44255-8",

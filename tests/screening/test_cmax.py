@@ -34,7 +34,7 @@ def make_sample(
         ("35.1", "mg/L", Decimal("35.100")),
         ("35.001", "mg/L", Decimal("35.001")),
         ("0", "ug/mL", Decimal("0.000")),
-        # 1 µg/mL = 9.795 µmol/L (clinical-reference §2): 9.795 × 102.09 / 1000 = 0.99997...
+        # 1 µg/mL = 9.795 µmol/L (docs/clinical-reference.md §2): 9.795 × 102.09 / 1000 = 0.99997...
         ("9.795", "umol/L", Decimal("1.000")),
         ("300", "umol/L", Decimal("30.627")),
         ("342.84", "umol/L", Decimal("35.001")),  # 35.00053... rounds to 35.001

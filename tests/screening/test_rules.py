@@ -126,7 +126,7 @@ def summarise(findings: list[Finding]) -> list[tuple[str, str, str]]:
 CASES = [
     # (id, input, expected findings)
     ("nothing", make_input(), []),
-    # PHQ-9 positive screen at 10 (clinical-reference §3)
+    # PHQ-9 positive screen at 10 (docs/clinical-reference.md §3)
     ("phq9-9-no-cmax", make_input(phq9(9)), []),
     ("phq9-10-no-cmax", make_input(phq9(10)), [T1]),
     ("phq9-10-cmax-30", make_input(phq9(10), current_cmax=cmax("30")), [C1]),
@@ -693,8 +693,8 @@ def test_evaluate_order_is_deterministic_and_ranked() -> None:
 
 def test_ranks_order_categories_and_severities() -> None:
     assert (
-        sorted(CATEGORY_RANK, key=CATEGORY_RANK.get),
-        sorted(SEVERITY_RANK, key=SEVERITY_RANK.get),
+        sorted(CATEGORY_RANK, key=CATEGORY_RANK.__getitem__),
+        sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__),
     ) == (
         ["clinical_review", "tdm_needed", "dose_review", "discontinuation"],
         ["routine", "high", "urgent"],

@@ -16,7 +16,7 @@ def dump_database() -> str:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         )
         tables = [row[0] for row in cursor.fetchall()]
-        chunks = []
+        chunks: list[str] = []
         for table in tables:
             cursor.execute(f'SELECT t::text FROM "{table}" t')  # noqa: S608 - catalogue names
             chunks.extend(row[0] for row in cursor.fetchall())

@@ -1,4 +1,4 @@
-"""Site isolation over every staff endpoint that takes a subject or alert id (api.md).
+"""Site isolation over every staff endpoint that takes a subject or alert id (docs/api.md).
 
 A clinician of site A asking about an object of site B, by any method, gets exactly the answer
 an id that exists nowhere gets (404, or 405 for a method the path does not have): never 403,
