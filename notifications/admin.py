@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from .models import Alert, Channel
-from .recipients import enable_channel
+from .planning import enable_channel
 from .reconciliation import undeliverable_alerts
 
 

@@ -1,7 +1,7 @@
-"""Who is told, on which channel, and whether they were: planning, sending and sweeping deliveries.
+"""Whether they were told: sending, retrying, failing over and sweeping deliveries.
 
 The row is the truth; a task is only a trigger. One ``Delivery`` row per message and channel is
-written before anything is sent (unique, so re-planning creates no duplicate), a task named
+written before anything is sent (``notifications.planning``), a task named
 ``notifications.deliver`` is sent after commit with the delivery id only, and the task claims the
 row with a conditional UPDATE (pending and due -> sending), so a redelivered or doubled task sends
 nothing. The messages are alerts (to staff), subject reminders, and notices that a channel broke.
@@ -31,26 +31,38 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from config import tasks
-from notifications.models import Alert, Channel, Delivery, SubjectReminder
-from notifications.recipients import (
-    alert_recipients,
-    email_channel,
-    may_receive,
-    subject_channels,
-    usable_channels,
+from notifications import reminders
+from notifications.models import Alert, Channel, Delivery
+from notifications.planning import (
+    DELIVER_TASK,
+    fall_back,
+    notify_channel_broken,
+    plan_deliveries,
+    resend_failed_on,
+    send_delivery_on_commit,
+    send_delivery_task,
 )
+from notifications.recipients import may_receive
 from notifications.transports import TransportError, get_transport
 
 logger = logging.getLogger(__name__)
 
-
-DELIVER_TASK = "notifications.deliver"
+# Planning lives in notifications.planning; these names are part of this module's interface.
+__all__ = [
+    "DELIVER_TASK",
+    "backoff",
+    "deliver",
+    "fall_back",
+    "plan_deliveries",
+    "resend_failed_on",
+    "send_delivery_on_commit",
+    "send_delivery_task",
+    "sweep_deliveries",
+]
 
 
 # Pending rows younger than this are left to the task sent at commit; the sweep takes the rest.
@@ -64,133 +76,6 @@ MAX_BACKOFF_SECONDS = 600
 
 
 ERROR_LENGTH = 500
-
-
-@transaction.atomic
-def plan_deliveries(*, alert: Alert, tier: int = 1, note: str = "") -> list[Delivery]:
-    """Create the deliveries of an alert's current revision to the recipients of a tier.
-
-    Recipients are the tier's active clinicians at the subject's site, or the fallback recipients
-    when the site has none (``recipients.alert_recipients``). One row per recipient, channel and
-    alert revision (existing rows are kept, never doubled); the deliver task of each pending row
-    is sent after commit. ``note`` says why this message (what changed). Returns the deliveries.
-    """
-    users, fallback_note = alert_recipients(alert.subject.site, tier=tier)
-    user_ids = [user.pk for user in users]
-    members = (
-        get_user_model()
-        .objects.filter(pk__in=user_ids)
-        .prefetch_related(Prefetch("alert_channels", queryset=Channel.objects.order_by("kind")))
-        .order_by("pk")
-    )
-    text = " ".join(part for part in (note, fallback_note) if part)
-    rows = [
-        Delivery(
-            alert=alert,
-            channel=channel,
-            recipient=user,
-            tier=tier,
-            revision=alert.revision,
-            note=text,
-        )
-        for user in members
-        for channel in usable_channels(user)
-    ]
-    Alert.objects.filter(pk=alert.pk).update(paged_at=timezone.now())
-    if not rows:
-        logger.error(
-            "alert has no recipient at this tier",
-            extra={"alert_id": str(alert.pk), "tier": tier},
-        )
-        return []
-    return _create_and_send(rows)
-
-
-def plan_reminder(reminder: SubjectReminder) -> list[Delivery]:
-    """Create the delivery of a reminder on the subject's first usable channel (email, else SMS).
-
-    The other channel is its fallback. Returns the rows (none when the subject has no usable
-    contact). The caller holds the transaction that claimed the reminder.
-    """
-    channels = subject_channels(reminder.assessment.subject)
-    if not channels:
-        return []
-    return _create_and_send(
-        [Delivery(purpose=Delivery.Purpose.REMINDER, reminder=reminder, channel=channels[0])]
-    )
-
-
-def notify_channel_broken(channel: Channel) -> list[Delivery]:
-    """Tell the owner of a broken channel (on their other channels) and the admins (by email)."""
-    User = get_user_model()
-    rows: list[Delivery] = []
-    owner = channel.user
-    if owner is not None and owner.is_active:
-        rows += [
-            Delivery(
-                purpose=Delivery.Purpose.CHANNEL_BROKEN,
-                about_channel=channel,
-                channel=other,
-                recipient=owner,
-            )
-            for other in usable_channels(owner, exclude=channel.pk)
-        ]
-    told = {row.recipient_id for row in rows}
-    admins = (
-        User.objects.filter(Q(is_staff=True) | Q(is_superuser=True), is_active=True)
-        .exclude(pk__in=told)
-        .order_by("pk")
-    )
-    for admin in admins:
-        admin_channel = email_channel(admin, exclude=channel.pk)
-        if admin_channel is not None:
-            rows.append(
-                Delivery(
-                    purpose=Delivery.Purpose.CHANNEL_BROKEN,
-                    about_channel=channel,
-                    channel=admin_channel,
-                    recipient=admin,
-                )
-            )
-    if not rows:
-        logger.error(
-            "nobody can be told that a channel broke", extra={"channel_id": str(channel.pk)}
-        )
-        return []
-    return _create_and_send(rows)
-
-
-def _same_message(row: Delivery) -> Q:
-    """Return a filter for the rows of the same message as ``row``."""
-    if row.purpose == Delivery.Purpose.ALERT:
-        return Q(alert_id=row.alert_id, revision=row.revision)
-    if row.purpose == Delivery.Purpose.REMINDER:
-        return Q(reminder_id=row.reminder_id)
-    return Q(about_channel_id=row.about_channel_id, purpose=row.purpose)
-
-
-def _create_and_send(rows: list[Delivery]) -> list[Delivery]:
-    """Insert the rows (ignoring those that exist) and send the task of each pending one."""
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    deliveries = list(
-        Delivery.objects.filter(
-            _same_message(rows[0]), channel__in=[row.channel for row in rows]
-        ).order_by("created_at", "id")
-    )
-    for delivery in deliveries:
-        if delivery.status == Delivery.Status.PENDING:
-            send_delivery_on_commit(delivery.pk)
-    return deliveries
-
-
-def send_delivery_on_commit(delivery_id) -> None:
-    """Send the deliver task after the current transaction commits."""
-    tasks.send_task_on_commit(DELIVER_TASK, delivery_id)
-
-
-def send_delivery_task(delivery_id: str, countdown: float | None = None) -> None:
-    """Send the deliver task now; if the broker is down, the sweep sends it later."""
-    tasks.send_task(DELIVER_TASK, [str(delivery_id)], countdown=countdown)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -276,16 +161,14 @@ def deliver(delivery_id) -> str:
 
 def _pointless(delivery: Delivery, now: datetime) -> str:
     """Return why the message need not be sent any more ("" if it should be)."""
-    if delivery.purpose == Delivery.Purpose.ALERT:
+    if delivery.alert is not None:
         alert = delivery.alert
         if alert.status == Alert.Status.RESOLVED:
             return "alert resolved before sending"
         if not may_receive(delivery.recipient_id, alert.subject.site_id):
             # Left the site since planning: they may no longer see this subject's data.
             return "recipient left the site"
-    if delivery.purpose == Delivery.Purpose.REMINDER:
-        from notifications.reminders import skip_reason
-
+    if delivery.reminder is not None:
         if (
             Delivery.objects.filter(reminder_id=delivery.reminder_id, status=Delivery.Status.SENT)
             .exclude(id=delivery.id)
@@ -293,7 +176,7 @@ def _pointless(delivery: Delivery, now: datetime) -> str:
         ):
             # Its fallback got through: a subject gets one reminder, not one per channel.
             return "sent on another channel"
-        return skip_reason(delivery.reminder, now=now, check_contact=False)
+        return reminders.skip_reason(delivery.reminder, now=now, check_contact=False)
     return ""
 
 
@@ -310,9 +193,7 @@ def _settle_reminder(delivery: Delivery) -> None:
     """Give a reminder the outcome of its deliveries once one was sent or all have ended."""
     if delivery.reminder_id is None:
         return
-    from notifications.reminders import settle
-
-    settle(delivery.reminder_id)
+    reminders.settle(delivery.reminder_id)
 
 
 def _should_fail_over(delivery: Delivery, now: datetime) -> bool:
@@ -370,79 +251,6 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
             delivery.channel.refresh_from_db()
             notify_channel_broken(delivery.channel)
     return Delivery.Status.FAILED
-
-
-def fall_back(failed: Delivery) -> list[Delivery]:
-    """Plan the message on the recipient's other usable channels; log at ERROR if there are none."""
-    recipient = failed.recipient
-    if recipient is not None:
-        candidates = (
-            usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
-        )
-    else:
-        subject = failed.channel.subject
-        candidates = subject_channels(subject, exclude=failed.channel_id) if subject else []
-    already = set(
-        Delivery.objects.filter(_same_message(failed), channel__in=candidates).values_list(
-            "channel_id", flat=True
-        )
-    )
-    rows = [
-        Delivery(
-            purpose=failed.purpose,
-            alert_id=failed.alert_id,
-            reminder_id=failed.reminder_id,
-            about_channel_id=failed.about_channel_id,
-            channel=channel,
-            recipient=recipient,
-            tier=failed.tier,
-            revision=failed.revision,
-            note=failed.note,
-        )
-        for channel in candidates
-        if channel.pk not in already
-    ]
-    if not rows:
-        if candidates:
-            return []  # planned there already
-        logger.error(
-            "message not delivered to a recipient: no other usable channel",
-            extra={
-                "purpose": failed.purpose,
-                "alert_id": str(failed.alert_id),
-                "delivery_id": str(failed.id),
-                "user_id": recipient.pk if recipient else None,
-            },
-        )
-        return []
-    return _create_and_send(rows)
-
-
-@transaction.atomic
-def resend_failed_on(channel: Channel) -> int:
-    """Send again what failed on a channel for alerts still open (not resolved); return how many.
-
-    Called when the channel is re-enabled: the failed rows go back to pending with a fresh count.
-    """
-    ids = list(
-        Delivery.objects.filter(
-            channel=channel,
-            purpose=Delivery.Purpose.ALERT,
-            status=Delivery.Status.FAILED,
-        )
-        .exclude(alert__status=Alert.Status.RESOLVED)
-        .values_list("id", flat=True)
-    )
-    Delivery.objects.filter(id__in=ids).update(
-        status=Delivery.Status.PENDING,
-        attempts=0,
-        next_attempt_at=None,
-        failed_over_at=None,
-        last_error="",
-    )
-    for delivery_id in ids:
-        send_delivery_on_commit(delivery_id)
-    return len(ids)
 
 
 def sweep_deliveries(*, now: datetime | None = None) -> dict[str, int]:

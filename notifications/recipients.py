@@ -40,10 +40,7 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
         channel.save(
             update_fields=["active", "implicit", "broken_at", "last_error", "signing_secret"]
         )
-        resent = _resend_failed_on(channel)
-        record_audit(
-            action="update", obj=channel, actor=actor, changes={"enabled": True, "resent": resent}
-        )
+        record_audit(action="update", obj=channel, actor=actor, changes={"enabled": True})
         return channel, secret, was_implicit
     try:
         with transaction.atomic():  # a savepoint: a concurrent identical add wins the race
@@ -57,34 +54,25 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
 
 
 @transaction.atomic
-def enable_channel(*, channel: Channel, actor) -> int:
-    """Re-enable a broken or inactive channel; send again what failed on it for open alerts.
+def reenable_channel(*, channel: Channel, actor) -> None:
+    """Make a broken or inactive channel usable again. Audited.
 
-    Returns how many deliveries are sent again. Audited.
+    ``planning.enable_channel`` also sends again what failed on it; call that one.
     """
     channel = Channel.objects.select_for_update().get(pk=channel.pk)
-    was = {"active": channel.active, "broken_at": channel.broken_at}
+    was_active, was_broken_at = channel.active, channel.broken_at
     channel.active, channel.broken_at, channel.last_error = True, None, ""
     channel.save(update_fields=["active", "broken_at", "last_error"])
-    resent = _resend_failed_on(channel)
     record_audit(
         action="update",
         obj=channel,
         actor=actor,
         changes={
             "enabled": True,
-            "was_active": was["active"],
-            "was_broken_at": was["broken_at"].isoformat() if was["broken_at"] else None,
-            "resent": resent,
+            "was_active": was_active,
+            "was_broken_at": was_broken_at.isoformat() if was_broken_at else None,
         },
     )
-    return resent
-
-
-def _resend_failed_on(channel: Channel) -> int:
-    from notifications.delivery import resend_failed_on  # delivery imports this module
-
-    return resend_failed_on(channel)
 
 
 class ChannelExists(Exception):

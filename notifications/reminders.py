@@ -23,6 +23,7 @@ from django.utils import timezone
 from screening.models import Assessment
 from screening.occurrences import reminder_times
 
+from . import planning
 from .models import Delivery, SubjectReminder
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def skip_reason(reminder: SubjectReminder, *, now: datetime, check_contact: bool
 @transaction.atomic
 def plan_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
     """Claim one due reminder and plan its delivery; return its status, or None if not claimed."""
-    from notifications import delivery
-
     now = now or timezone.now()
     claimed = SubjectReminder.objects.filter(
         pk=reminder_id, status=SubjectReminder.Status.PENDING, due_at__lte=now
@@ -81,7 +80,7 @@ def plan_reminder(reminder_id, *, now: datetime | None = None) -> str | None:
         return None  # planned already
     reminder = SubjectReminder.objects.select_related("assessment__subject").get(pk=reminder_id)
     reason = skip_reason(reminder, now=now)
-    if not reason and not delivery.plan_reminder(reminder):
+    if not reason and not planning.plan_reminder(reminder):
         reason = "no usable contact"
     if reason:
         _set(reminder.pk, SubjectReminder.Status.SKIPPED, error=reason)
@@ -116,7 +115,11 @@ def settle(reminder_id) -> None:
             "status", "last_error", "sent_at"
         )
     )
-    sent = [sent_at for status, _, sent_at in rows if status == Delivery.Status.SENT]
+    sent = [
+        sent_at
+        for status, _, sent_at in rows
+        if status == Delivery.Status.SENT and sent_at is not None
+    ]
     if sent:
         if _set(reminder_id, SubjectReminder.Status.SENT, sent_at=min(sent)):
             logger.info("reminder sent", extra={"reminder_id": str(reminder_id)})

@@ -12,7 +12,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination
-from notifications.recipients import ChannelExists, add_channel, enable_channel
+from notifications.planning import enable_channel, resend_failed_on
+from notifications.recipients import ChannelExists, add_channel
 from screening.selectors import is_admin, staff_user_by_public_id
 
 from ..models import Channel
@@ -141,6 +142,7 @@ class UserChannelsView(TargetUserMixin, GenericAPIView):
             )
         except ChannelExists:
             raise ApiError(409, "conflict", "This user already has this channel.") from None
+        resend_failed_on(channel)  # re-added after breaking: what failed on it goes out again
         body = {**ChannelSerializer(channel).data, "signing_secret": secret}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -41,6 +41,7 @@ def delivery_address(delivery: Delivery) -> str:
     from screening import crypto
 
     subject = channel.subject
+    assert subject is not None
     try:
         contact = subject.contact_email if channel.kind == "email" else subject.contact_phone
     except crypto.DecryptionError:

@@ -63,15 +63,15 @@ def reminder_context(reminder: SubjectReminder) -> dict:
 
 def notice_context(channel: Channel) -> dict:
     """Return what a broken-channel notice says: which channel, whose, and why."""
-    owner = channel.user
+    owner, subject = channel.user, channel.subject
     context = {
         "channel_id": str(channel.id),
         "channel_kind": channel.kind,
         "error": channel.last_error,
         "broken_at": channel.broken_at.isoformat() if channel.broken_at else "",
         "owner": (owner.get_username() if owner else ""),
-        "study_id": channel.subject.study_id if channel.subject_id else "",
-        "site": channel.subject.site.code if channel.subject_id else "",
+        "study_id": subject.study_id if subject else "",
+        "site": subject.site.code if subject else "",
         "enable_path": "",
     }
     profile = getattr(owner, "staff_profile", None) if owner else None
@@ -82,10 +82,11 @@ def notice_context(channel: Channel) -> dict:
 
 def _context(delivery: Delivery) -> tuple[str, dict]:
     """Return the template prefix and the context of a delivery's message."""
-    if delivery.purpose == "reminder":
+    if delivery.reminder is not None:
         return "reminder", reminder_context(delivery.reminder)
-    if delivery.purpose == "channel_broken":
+    if delivery.about_channel is not None:
         return "channel_broken", notice_context(delivery.about_channel)
+    assert delivery.alert is not None  # the model's check constraint: each row has its message
     return "alert", {**alert_context(delivery.alert), **delivery_context(delivery)}
 
 
@@ -106,13 +107,14 @@ def render_sms(delivery: Delivery) -> str:
 
 def webhook_body(delivery: Delivery) -> bytes:
     """Return the JSON body of a webhook delivery (the exact bytes that are signed)."""
-    if delivery.purpose == "channel_broken":
+    if delivery.about_channel is not None:
         payload: dict = {
             "delivery_id": str(delivery.id),
             "notice": {"kind": "channel_broken", **notice_context(delivery.about_channel)},
         }
         return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     alert = delivery.alert
+    assert alert is not None  # subjects have no webhook channel: only alerts and notices come here
     payload = {
         "delivery_id": str(delivery.id),
         "alert": {

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notifications.delivery import plan_deliveries, sweep_deliveries
-from notifications.models import Alert, Channel, Delivery, SubjectReminder
+from notifications.models import Channel, Delivery, SubjectReminder
 from tests.factories import (
     AlertFactory,
     AssessmentFactory,
@@ -34,7 +34,7 @@ def smtp_env(sink: SmtpSink, **extra) -> dict:
     return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(sink.port), **extra}
 
 
-def alert_planned(site, study_id: str) -> Alert:
+def alert_planned(site, study_id):
     """Create an alert and plan its tier-1 deliveries; the tasks go out at commit."""
     with transaction.atomic():
         alert = AlertFactory(subject=SubjectFactory(site=site, study_id=study_id))
@@ -186,7 +186,7 @@ def test_webhook_410_breaks_the_channel_tells_the_owner_and_reenabling_resends_o
     assert Delivery.objects.get(alert=resolved).status == "failed"  # resolved: not re-sent
 
 
-def due_reminder_subject(*, email: str = "", phone: str = ""):
+def due_reminder_subject(*, email="", phone=""):
     """A subject with an open assessment whose 24-hour reminder is due now."""
     subject = SubjectFactory(study_id="R-0001")
     subject.contact_email, subject.contact_phone = email, phone

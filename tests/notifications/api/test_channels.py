@@ -228,7 +228,11 @@ def test_enabling_a_broken_channel_resends_what_failed_on_it_for_open_alerts_onl
     assert statuses[sent.id][0] == "sent"
     assert sorted(sent_tasks) == sorted([str(open_failed.id), str(acknowledged_failed.id)])
     event = AuditEvent.objects.get(object_id=str(channel.id))
-    assert (event.action, event.changes["enabled"], event.changes["resent"]) == ("update", True, 2)
+    assert (event.action, event.changes["enabled"], event.changes["was_broken_at"] is None) == (
+        "update",
+        True,
+        False,
+    )
 
 
 def test_enabling_another_users_channel_is_404_and_an_unknown_channel_too(ana, admin_client_api):
