@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test test-fast lint bench install clean
+AXE_VERSION := 4.14.1
+AXE := var/npm/node_modules/axe-core/axe.min.js
+
+.PHONY: run test test-fast browser-deps messages lint bench install clean
 
 # Create the virtual environment and install the pinned dependencies when missing or changed.
 $(STAMP): requirements.txt
@@ -29,6 +32,27 @@ run: $(STAMP)
 	$(BIN)/python manage.py describe_run; \
 	exec $(BIN)/honcho --no-prefix -f Procfile start
 
+# The browser tests need Debian's Chromium (Playwright downloads no browser) and axe-core (npm).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need /usr/bin/chromium: run 'sudo apt-get install -y chromium'," \
+	      "or skip them with make test-fast"; exit 1; \
+	  fi; \
+	fi
+	@if [ ! -f $(AXE) ]; then \
+	  command -v npm >/dev/null || { echo "The browser tests need npm (apt-get install -y npm) for axe-core"; exit 1; }; \
+	  npm install --prefix var/npm --no-save --no-audit --no-fund axe-core@$(AXE_VERSION) >/dev/null; \
+	fi
+
+# Recompile the subject pages' translations after editing a .po file (needs gettext's msgfmt).
+messages: $(STAMP)
+	@command -v msgfmt >/dev/null || { echo "Install gettext (apt-get install -y gettext)"; exit 1; }
+	cd screening && ../$(BIN)/python ../manage.py compilemessages
+
 # ruff (lint and format), mypy (settings in pyproject.toml) and the migration check.
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,13 +60,15 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
-# `make lint`, then the whole pytest suite against the real PostgreSQL and Redis.
-test: $(STAMP)
+# `make lint`, then the whole pytest suite against the real PostgreSQL and Redis, browser tests
+# included (screenshots in var/screenshots/).
+test: $(STAMP) browser-deps
 	@$(BIN)/python -m tests.services
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The fast loop: every test but those that start processes (workers, servers, `make run`).
+# The fast loop: every test but those that start processes (workers, servers, `make run`,
+# browsers).
 test-fast: $(STAMP)
 	@$(BIN)/python -m tests.services
 	$(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)

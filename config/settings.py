@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "questionnaires",
     "screening",
     "notifications",
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,9 +107,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages of the subject's pages (the page's own words; instruments carry their own
+# translations). The translations live in screening/locale/.
+LANGUAGES = [("en", "English"), ("af", "Afrikaans")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Sessions: staff sign in to the clinician desk; subjects' phones keep a long session ---------
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))  # staff: 8 h
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# A subject's page session lasts as long as a phone token (until revoked), within this bound.
+SUBJECT_SESSION_SECONDS = 180 * 24 * 3600
+LOGIN_URL = "desk-login"
+LOGIN_REDIRECT_URL = "desk-alerts"
+LOGOUT_REDIRECT_URL = "desk-login"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -120,6 +136,24 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- Security (production unless DJANGO_DEBUG) ---------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts and styles from this origin only (no inline script,
+# no inline style), never framed. The API docs page (Swagger UI) starts itself with an inline
+# script, so it alone is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP
@@ -183,6 +217,7 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "notifications.models.Alert.Status",
         "DeliveryStatusEnum": "notifications.models.Delivery.Status",
         "AssessmentStatusEnum": "screening.models.Assessment.Status",
+        "SubjectStatusEnum": "screening.models.Subject.Status",
         "ChannelKindEnum": "notifications.models.Channel.Kind",
         "InstrumentKindEnum": ["self_report", "clinician"],
     },

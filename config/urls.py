@@ -1,7 +1,9 @@
-"""URL root: probes, the admin, the OpenAPI schema and docs, and the v1 API of each app."""
+"""URL root: probes, the admin, the OpenAPI schema and docs, the v1 API of each app, the
+subject's pages (``/s/``) and the clinician desk (``/desk/``)."""
 
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -36,6 +38,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The subject's phone pages and the clinician desk (server-rendered HTML).
+    path("", RedirectView.as_view(pattern_name="subject-home"), name="root"),
+    path("s/", include("screening.pages.urls")),
+    path("desk/", include("notifications.desk.urls")),
     re_path(r"^(?!admin/|static/).*$", NotFoundView.as_view()),
 ]
 

@@ -18,7 +18,7 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "undeliverable":
-            return queryset.filter(pk__in=undeliverable_alerts().values("pk"))
+            return queryset.filter(pk__in=[alert.pk for alert in undeliverable_alerts()])
         return queryset
 
 

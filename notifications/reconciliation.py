@@ -19,22 +19,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db.models import (
-    Case,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    When,
-)
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.models import Alert, Delivery, WorkerHeartbeat
@@ -45,34 +32,41 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
-def with_delivery_state(alerts: QuerySet[Alert]) -> QuerySet[Any]:
-    """Annotate alerts with ``was_sent``, ``in_flight`` and ``delivery_deadline``."""
-    # (QuerySet[Any]: mypy's Django plugin does not carry the annotations out of this function)
-    deliveries = Delivery.objects.filter(alert=OuterRef("pk"))
-    minutes = Case(
-        When(severity=Alert.Severity.URGENT, then=F("profile__escalation_minutes")),
-        default=F("profile__high_escalation_minutes"),
-    )
-    deadline = ExpressionWrapper(
-        Coalesce("paged_at", "escalated_at", "created_at") + minutes * timedelta(minutes=1),
-        output_field=DateTimeField(),
-    )
-    return alerts.annotate(
-        was_sent=Exists(deliveries.filter(status=Delivery.Status.SENT)),
-        in_flight=Exists(deliveries.filter(status__in=IN_FLIGHT)),
-        delivery_deadline=deadline,
-    )
-
-
-def undeliverable_alerts(*, now: datetime | None = None) -> QuerySet[Alert]:
-    """Return the unresolved alerts that no delivery reached in time, oldest first."""
-    now = now or timezone.now()
-    return (
-        with_delivery_state(Alert.objects.exclude(status=Alert.Status.RESOLVED))
-        .filter(was_sent=False)
-        .filter(Q(in_flight=False) | Q(delivery_deadline__lte=now))
+def unresolved_with_states() -> tuple[list[Alert], set, set]:
+    """Return the unresolved alerts, oldest first, and the ids of those sent and in flight."""
+    alerts = list(
+        Alert.objects.exclude(status=Alert.Status.RESOLVED)
+        .select_related("profile", "subject__site")
         .order_by("created_at")
     )
+    deliveries = Delivery.objects.filter(alert__in=[alert.pk for alert in alerts])
+    sent = set(deliveries.filter(status=Delivery.Status.SENT).values_list("alert_id", flat=True))
+    in_flight = set(deliveries.filter(status__in=IN_FLIGHT).values_list("alert_id", flat=True))
+    return alerts, sent, in_flight
+
+
+def delivery_deadline(alert: Alert) -> datetime:
+    """Return when an alert must have reached someone: its escalation time after paging."""
+    minutes = (
+        alert.profile.escalation_minutes
+        if alert.severity == Alert.Severity.URGENT
+        else alert.profile.high_escalation_minutes
+    )
+    return (alert.paged_at or alert.escalated_at or alert.created_at) + timedelta(minutes=minutes)
+
+
+def undeliverable_alerts(*, now: datetime | None = None) -> list[Alert]:
+    """Return the unresolved alerts that no delivery reached in time, oldest first.
+
+    Three queries; the deadline is computed here, the same on PostgreSQL and SQLite.
+    """
+    now = now or timezone.now()
+    alerts, sent, in_flight = unresolved_with_states()
+    return [
+        alert
+        for alert in alerts
+        if alert.pk not in sent and (alert.pk not in in_flight or delivery_deadline(alert) <= now)
+    ]
 
 
 @dataclass
@@ -94,13 +88,11 @@ def reconcile(*, now: datetime | None = None) -> Reconciliation:
     """Sort every unresolved alert into its delivery state."""
     now = now or timezone.now()
     result = Reconciliation()
-    alerts = with_delivery_state(
-        Alert.objects.exclude(status=Alert.Status.RESOLVED).select_related("subject__site")
-    ).order_by("created_at")
+    alerts, sent, in_flight = unresolved_with_states()
     for alert in alerts:
-        if alert.was_sent:
+        if alert.pk in sent:
             result.delivered.append(alert)
-        elif alert.in_flight and alert.delivery_deadline > now:
+        elif alert.pk in in_flight and delivery_deadline(alert) > now:
             result.in_flight.append(alert)
         elif alert.undeliverable_reported_at is not None:
             result.undeliverable_reported.append(alert)
@@ -112,10 +104,9 @@ def reconcile(*, now: datetime | None = None) -> Reconciliation:
 def delivery_health(*, now: datetime | None = None) -> dict:
     """Return the readiness summary of undeliverable alerts (count and oldest)."""
     stuck = undeliverable_alerts(now=now)
-    oldest = stuck.values_list("created_at", flat=True).first()
     return {
-        "undeliverable_alerts": stuck.count(),
-        "oldest_undeliverable_at": oldest.isoformat() if oldest else None,
+        "undeliverable_alerts": len(stuck),
+        "oldest_undeliverable_at": stuck[0].created_at.isoformat() if stuck else None,
     }
 
 
@@ -144,7 +135,9 @@ def report_undeliverable(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     admins = [user.email for user in fallback_recipients() if user.email]
     reported = []
-    for alert in undeliverable_alerts(now=now).filter(undeliverable_reported_at__isnull=True):
+    for alert in undeliverable_alerts(now=now):
+        if alert.undeliverable_reported_at is not None:
+            continue
         claimed = Alert.objects.filter(pk=alert.pk, undeliverable_reported_at__isnull=True).update(
             undeliverable_reported_at=now
         )

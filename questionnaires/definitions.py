@@ -330,3 +330,16 @@ def definition_checksum(definition: dict[str, Any]) -> str:
         definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def served_language(definition: dict[str, Any], language: str) -> str:
+    """Return the language a definition is shown in for a requested language (see ``localise``)."""
+    return localise(definition, language)[1]
+
+
+def has_translation(definition: dict[str, Any], language: str) -> bool:
+    """Tell whether the definition supplies any text in the language (English always does)."""
+    primary = (language or FALLBACK_LANGUAGE).replace("_", "-").split("-")[0].casefold()
+    return (
+        primary == FALLBACK_LANGUAGE or served_language(definition, language) != FALLBACK_LANGUAGE
+    )

@@ -2,6 +2,9 @@
 
 from django.db.models import QuerySet
 
+from questionnaires.definitions import has_translation
+from questionnaires.services import get_current_version
+
 from .models import Schedule, Site, StaffProfile, Subject
 
 
@@ -39,3 +42,22 @@ def staff_user_by_public_id(public_id):
         .first()
     )
     return profile.user if profile else None
+
+
+def untranslated_instruments(subject: Subject) -> list[str]:
+    """The self-report instruments of the subject's schedule with no text in their language.
+
+    The subject sees those in English (the fallback); staff are told at enrolment.
+    """
+    schedule = subject.schedule
+    if schedule is None:
+        return []
+    codes = sorted(set(schedule.entries.values_list("instrument_code", flat=True)))
+    missing = []
+    for code in codes:
+        version = get_current_version(code)
+        if version is None or version.kind != "self_report":
+            continue
+        if not has_translation(version.definition, subject.language):
+            missing.append(code)
+    return missing

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 if TYPE_CHECKING:
     from notifications.models import Alert, Channel, Delivery, SubjectReminder
@@ -28,6 +29,7 @@ def alert_context(alert: Alert) -> dict:
     """Return the plain values every alert message shows."""
     subject = alert.subject
     path = f"/api/v1/alerts/{alert.id}/acknowledge/"
+    desk_path = reverse("desk-alert", kwargs={"alert_id": alert.id})
     return {
         "alert_id": str(alert.id),
         "study_id": subject.study_id,
@@ -45,6 +47,8 @@ def alert_context(alert: Alert) -> dict:
         "escalation_tier": alert.escalation_tier,
         "acknowledge_url": f"{settings.PUBLIC_BASE_URL}{path}" if settings.PUBLIC_BASE_URL else "",
         "acknowledge_path": path,
+        "desk_url": f"{settings.PUBLIC_BASE_URL}{desk_path}" if settings.PUBLIC_BASE_URL else "",
+        "desk_path": desk_path,
     }
 
 
@@ -58,7 +62,9 @@ def reminder_context(reminder: SubjectReminder) -> dict:
     assessment = reminder.assessment
     zone = assessment.subject.timezone
     closes = assessment.closes_at.astimezone(ZoneInfo(zone))
-    return {"closes_local": f"{closes:%Y-%m-%d %H:%M}", "timezone": zone}
+    page = reverse("subject-home")
+    link = f"{settings.PUBLIC_BASE_URL}{page}" if settings.PUBLIC_BASE_URL else page
+    return {"closes_local": f"{closes:%Y-%m-%d %H:%M}", "timezone": zone, "link": link}
 
 
 def notice_context(channel: Channel) -> dict:

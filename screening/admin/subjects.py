@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 
 from screening.admin.base import TimezoneFormMixin
@@ -16,6 +16,7 @@ from screening.models import (
     RegimenChange,
     Subject,
 )
+from screening.selectors import untranslated_instruments
 from screening.services import enrolment
 
 
@@ -104,6 +105,13 @@ class SubjectAdmin(admin.ModelAdmin):
                 )
                 obj.pk = subject.pk
                 obj._state.adding = False
+                missing = untranslated_instruments(subject)
+                if missing:
+                    messages.warning(
+                        request,
+                        f"No {subject.language} translation of {', '.join(missing)}: the "
+                        "subject's pages will show them in English.",
+                    )
                 return
             fields = {
                 name: data[name]

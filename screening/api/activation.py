@@ -13,6 +13,7 @@ from screening.services.activation import (
     revoke_subject_tokens,
 )
 
+from ..pages.links import activation_link, qr_svg
 from ..permissions import IsStaffUser
 from ..selectors import visible_subjects
 
@@ -20,6 +21,10 @@ from ..selectors import visible_subjects
 class ActivationCodeSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Shown once; give it to the subject.")
     expires_at = serializers.DateTimeField()
+    link = serializers.URLField(
+        help_text="Opens the subject's activation page with the code filled in (send or print it)."
+    )
+    qr_svg = serializers.CharField(help_text="The link as a QR code, an SVG document to print.")
 
 
 class ActivationCodeView(APIView):
@@ -31,6 +36,8 @@ class ActivationCodeView(APIView):
         description=(
             "The code is shown once and stored only as a keyed hash; it expires after "
             "`ACTIVATION_CODE_TTL_HOURS` (72 h by default) and replaces any earlier unused code. "
+            "`link` opens the activation page `/s/activate/<code>/` with the code filled in "
+            "(under `PUBLIC_BASE_URL` when set); `qr_svg` is that link as a QR code. "
             "409 `subject_withdrawn` for a withdrawn subject."
         ),
         request=None,
@@ -44,7 +51,10 @@ class ActivationCodeView(APIView):
             raise ApiError(
                 409, "subject_withdrawn", "The subject is withdrawn; no code is issued."
             ) from None
-        body = ActivationCodeSerializer({"code": code, "expires_at": row.expires_at}).data
+        link = activation_link(code, request)
+        body = ActivationCodeSerializer(
+            {"code": code, "expires_at": row.expires_at, "link": link, "qr_svg": qr_svg(link)}
+        ).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 

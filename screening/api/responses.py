@@ -48,6 +48,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "completed_at",
             "received_at",
             "source",
+            "language",
             "valid",
             "score",
             "assessment",

@@ -19,7 +19,7 @@ from screening.services import enrolment
 
 from ..models import Assessment, RegimenChange, Schedule, Site, Subject
 from ..permissions import IsStaffUser
-from ..selectors import visible_sites, visible_subjects
+from ..selectors import untranslated_instruments, visible_sites, visible_subjects
 from .admin_api import validate_timezone_name
 
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z"
@@ -139,6 +139,21 @@ class SubjectSerializer(serializers.ModelSerializer):
         ]
 
 
+class EnrolledSubjectSerializer(SubjectSerializer):
+    untranslated_instruments = serializers.SerializerMethodField(
+        help_text=(
+            "Instruments of the subject's schedule with no translation in their language: the "
+            "subject's pages show them in English."
+        )
+    )
+
+    class Meta(SubjectSerializer.Meta):
+        fields = [*SubjectSerializer.Meta.fields, "untranslated_instruments"]
+
+    def get_untranslated_instruments(self, subject) -> list[str]:
+        return untranslated_instruments(subject)
+
+
 class AssessmentSerializer(serializers.ModelSerializer):
     instrument = serializers.CharField(source="instrument_code")
     schedule_entry = serializers.UUIDField(source="schedule_entry_id")
@@ -211,7 +226,7 @@ class SubjectListCreateView(generics.ListAPIView):
         tags=["subjects"],
         summary="Enrol a subject; its assessments are created at once",
         request=SubjectCreateSerializer,
-        responses={201: SubjectSerializer},
+        responses={201: EnrolledSubjectSerializer},
     )
     def post(self, request, *args, **kwargs):
         data = SubjectCreateSerializer(data=request.data)
@@ -241,8 +256,8 @@ class SubjectListCreateView(generics.ListAPIView):
             )
         except enrolment.DuplicateStudyId:
             raise duplicate_study_id() from None
-        subject = Subject.objects.select_related("site").get(pk=subject.pk)
-        return Response(SubjectSerializer(subject).data, status=status.HTTP_201_CREATED)
+        subject = Subject.objects.select_related("site", "schedule").get(pk=subject.pk)
+        return Response(EnrolledSubjectSerializer(subject).data, status=status.HTTP_201_CREATED)
 
 
 def get_visible_subject(request, pk) -> Subject:

@@ -35,6 +35,11 @@ class Response(models.Model):
     instrument_code = models.CharField(max_length=32)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PHONE)
     answers = models.JSONField()
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The language the instrument was shown in (empty for staff-entered forms).",
+    )
     score = models.JSONField(help_text="The scoring function's result: total, band, flags, ...")
     valid = models.BooleanField(help_text="False when too many items are missing to score.")
     started_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from questionnaires.definitions import served_language
 from questionnaires.models import InstrumentVersion
 from questionnaires.scoring import (
     ITEM9_POSITIVE,
@@ -227,6 +228,8 @@ def _submit_phone(
         instrument_code=version.code,
         source=Response.Source.PHONE,
         answers=answers,
+        # What the phone showed: the subject's language where the instrument has it, else English.
+        language=served_language(version.definition, subject.language),
         score=result.as_dict(),
         valid=result.valid,
         started_at=started_at,

@@ -79,10 +79,14 @@ def test_email_reaches_the_smtp_sink_with_the_delivery_id_and_no_contact_details
         "",
         "Recommended actions:",
     ]
-    assert (
-        f"Acknowledge this alert (alert ID {delivery.alert.id}) in your alert dashboard, "
-        "or with the API:"
-    ) in body.splitlines()
+    lines = body.splitlines()
+    start = lines.index(
+        f"Acknowledge this alert (alert ID {delivery.alert.id}) on the clinician desk:"
+    )
+    assert lines[start + 1 : start + 3] == [
+        f"/desk/alerts/{delivery.alert.id}/",
+        "or with the API:",
+    ]
 
 
 @pytest.mark.parametrize("code", ["451 4.3.0 try later", "554 5.7.1 rejected"])

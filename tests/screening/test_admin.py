@@ -123,3 +123,23 @@ def test_admin_refuses_an_unknown_timezone(admin_browser):
 
     assert response.status_code == 200
     assert Subject.objects.count() == 0
+
+
+def test_admin_enrolment_warns_of_instruments_without_the_subjects_language(admin_browser):
+    site = SiteFactory(timezone="Africa/Johannesburg")
+    schedule = ScheduleFactory(site=site)
+    ScheduleEntryFactory(schedule=schedule, repeat_every_days=None, until_day=None)
+    response = admin_browser.post(
+        "/admin/screening/subject/add/",
+        {
+            "site": site.pk,
+            "study_id": "ADM-AF",
+            "timezone": "Africa/Johannesburg",
+            "language": "af",
+            "treatment_start": "2025-03-03",
+            "schedule": schedule.pk,
+            "sex": "",
+        },
+        follow=True,
+    )
+    assert "No af translation of PHQ-9" in response.content.decode()

@@ -18,6 +18,8 @@ class Command(BaseCommand):
             "Cycloserine screening service: web (gunicorn), Celery worker and Celery beat.",
             f"  API docs:   {base}/api/docs/   (OpenAPI schema: {base}/api/v1/schema/)",
             f"  Admin:      {base}/admin/",
+            f"  Desk:       {base}/desk/   (clinicians sign in with their username and password)",
+            f"  Phones:     {base}/s/   (subjects activate with their one-time code)",
             f"  Probes:     {base}/healthz  {base}/readyz",
             f"  Database:   {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}",
             f"  Broker:     {settings.CELERY_BROKER_URL.split('://')[0]}",

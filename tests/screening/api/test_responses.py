@@ -68,6 +68,7 @@ def test_paper_phq9_with_one_missing_item_is_prorated_and_audited(setting):
         "completed_at": COMPLETED_AT.isoformat().replace("+00:00", "Z"),
         "received_at": stored.received_at.isoformat().replace("+00:00", "Z"),
         "source": "paper",
+        "language": "",
         "valid": True,
         "score": {
             "total": 15,

@@ -97,6 +97,7 @@ def test_enrol_returns_subject_with_open_baseline(client_a, site_a):
         "withdrawn_at": None,
         "created_at": "2025-03-03T08:00:00Z",
         "updated_at": "2025-03-03T08:00:00Z",
+        "untranslated_instruments": [],
     }
     assessments = client_a.get(f"/api/v1/subjects/{subject.pk}/assessments/").json()["results"]
     assert [(a["instrument"], a["status"], a["opens_at"]) for a in assessments] == [
