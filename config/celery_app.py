@@ -22,5 +22,6 @@ app.conf.beat_schedule = {
         ("screening.request_periodic_evaluations", 6 * 3600.0),
         ("notifications.sweep_deliveries", 60.0),
         ("notifications.escalate_alerts", 60.0),
+        ("notifications.sweep_export_jobs", 60.0),
     ]
 }

@@ -12,3 +12,9 @@ class JSONParser(DrfJSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
+class FhirJSONParser(JSONParser):
+    """FHIR's JSON media type (``application/fhir+json``), parsed as JSON."""
+
+    media_type = "application/fhir+json"

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Alert, Channel
+from .models import Alert, Channel, ExportJob
 from .planning import enable_channel
 from .reconciliation import undeliverable_alerts
 
@@ -65,3 +65,20 @@ class ChannelAdmin(admin.ModelAdmin):
     def enable(self, request, queryset):
         resent = sum(enable_channel(channel=channel, actor=request.user) for channel in queryset)
         self.message_user(request, f"{queryset.count()} channel(s) enabled; {resent} resent.")
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Export jobs, read only: who asked for what, how far it got, its files."""
+
+    list_display = ("id", "dataset", "status", "requested_by", "rows_written", "created_at")
+    list_filter = ("status", "dataset")
+    list_select_related = ("requested_by",)
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in ExportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -302,3 +302,58 @@ class SubjectReminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.id} ({self.status})"
+
+
+class ExportJob(models.Model):
+    """A long export run by a worker: its progress to poll and, when done, its files.
+
+    The row is the truth (house style): the task is only a trigger, and beat's sweep sends it
+    again for a job still queued (a broker outage), or one whose worker died mid-run.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    class Format(models.TextChoices):
+        CSV = "csv"
+        NDJSON = "ndjson"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    dataset = models.CharField(max_length=32, help_text="A dataset name, or `fhir` (Bulk Data).")
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.CSV)
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_written = models.PositiveIntegerField(default=0)
+    files = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"name", "type", "rows"}] under VAR_DIR/exports/<id>/.',
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"export {self.dataset} {self.id} ({self.status})"
+
+    @property
+    def progress(self) -> int:
+        """Percent done (0-100): rows written of the rows counted at the start."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_written * 100 // self.rows_total)

@@ -13,6 +13,7 @@ from notifications import delivery, evaluation
 from screening.models import EvaluationRequest
 
 from . import escalation, reconciliation, reminders
+from .exports import services as exports
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -116,3 +117,20 @@ def escalate_alerts_task() -> None:
     """Escalate urgent and high alerts not acknowledged in time; report undeliverable ones."""
     escalation.escalate_alerts()
     reconciliation.report_undeliverable()
+
+
+@shared_task(name="notifications.run_export_job", acks_late=True)
+def run_export_job(job_id: str) -> None:
+    """Run a queued export job (idempotent: a job already running or done is left alone)."""
+    try:
+        uuid.UUID(str(job_id))
+    except ValueError:
+        logger.error("export task with a malformed job id dropped")
+        return
+    exports.run_export_job(job_id)
+
+
+@shared_task(name="notifications.sweep_export_jobs")
+def sweep_export_jobs() -> int:
+    """Re-send the task of export jobs still queued, or stuck running (their worker died)."""
+    return exports.sweep_export_jobs()

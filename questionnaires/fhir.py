@@ -8,12 +8,18 @@ from typing import Any
 from questionnaires.definitions import localise
 
 __all__ = [
+    "DIFFICULTY_ANSWER_LOINC",
+    "LOCAL_OBSERVATION_SYSTEM",
     "LOCAL_SYSTEM_PREFIX",
     "LOINC_SYSTEM",
     "MAX_VALUE_URL",
     "MIN_VALUE_URL",
     "ORDINAL_VALUE_URL",
     "QUESTIONNAIRE_URL_PREFIX",
+    "SCORE_LINK_IDS",
+    "answer_coding",
+    "questionnaire_canonical",
+    "score_items",
     "to_fhir_questionnaire",
 ]
 
@@ -24,6 +30,16 @@ MAX_VALUE_URL = "http://hl7.org/fhir/StructureDefinition/maxValue"
 QUESTIONNAIRE_URL_PREFIX = "urn:cycloserine-screening:questionnaire:"
 # Answers without a LOINC code (BPNS reflexes, difficulty items) use a project code system per item.
 LOCAL_SYSTEM_PREFIX = "urn:cycloserine-screening:answers:"
+# Scores LOINC has no code for (neuropathy grade, BPNS case) use this project code system
+# (docs/fhir.md): ``neuropathy-grade`` (integer 0-3), ``bpns-case`` (boolean).
+LOCAL_OBSERVATION_SYSTEM = "urn:cycloserine-screening:observation-codes"
+# LOINC answer list LL359-1 "Perceived difficulty (PHQ-9)", used by item 69722-7
+# (https://loinc.org/LL359-1; clinical-reference §4 lists the same codes): option value -> code.
+DIFFICULTY_ITEM_LOINC = "69722-7"
+DIFFICULTY_ANSWER_LOINC = {0: "LA6572-7", 1: "LA6573-5", 2: "LA6575-0", 3: "LA6574-3"}
+# linkIds of the read-only score items appended to a Questionnaire (never item codes: those
+# contain no dot).
+SCORE_LINK_IDS = {"total": "score.total", "grade": "score.grade", "case": "score.case"}
 
 
 def _resource_id(code: str, version: int) -> str:
@@ -36,17 +52,85 @@ def _computable_name(code: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", code.upper())
 
 
+def answer_coding(
+    definition: dict[str, Any], item: dict[str, Any], option: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """Return the Coding of one answer: its LOINC answer code, else the item's local code."""
+    value = option["value"]
+    loinc = option["loinc"]
+    if not loinc and item.get("loinc") == DIFFICULTY_ITEM_LOINC:
+        loinc = DIFFICULTY_ANSWER_LOINC.get(value)
+    if loinc:
+        return {"system": LOINC_SYSTEM, "code": loinc, "display": label}
+    system = f"{LOCAL_SYSTEM_PREFIX}{definition['code'].lower()}:{item['code']}"
+    return {"system": system, "code": str(value), "display": label}
+
+
+def questionnaire_canonical(definition: dict[str, Any]) -> str:
+    """Return the versioned canonical URL of the definition's Questionnaire (``url|version``)."""
+    return f"{QUESTIONNAIRE_URL_PREFIX}{definition['code']}|{definition['version']}"
+
+
+def score_items(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the read-only score items: the LOINC total, or the neuropathy grade and BPNS case."""
+    items: list[dict[str, Any]] = []
+    loinc = definition.get("loinc") or {}
+    if loinc.get("total"):
+        items.append(
+            {
+                "linkId": SCORE_LINK_IDS["total"],
+                "code": [
+                    {"system": LOINC_SYSTEM, "code": loinc["total"], "display": "Total score"}
+                ],
+                "text": "Total score",
+                "type": "integer",
+                "required": False,
+                "readOnly": True,
+            }
+        )
+    if definition.get("scoring") in ("NEURO-SX", "BPNS"):
+        items.append(
+            {
+                "linkId": SCORE_LINK_IDS["grade"],
+                "code": [
+                    {
+                        "system": LOCAL_OBSERVATION_SYSTEM,
+                        "code": "neuropathy-grade",
+                        "display": "Subjective sensory neuropathy grade",
+                    }
+                ],
+                "text": "Subjective sensory neuropathy grade (0-3)",
+                "type": "integer",
+                "required": False,
+                "readOnly": True,
+            }
+        )
+    if definition.get("scoring") == "BPNS":
+        items.append(
+            {
+                "linkId": SCORE_LINK_IDS["case"],
+                "code": [
+                    {
+                        "system": LOCAL_OBSERVATION_SYSTEM,
+                        "code": "bpns-case",
+                        "display": "Peripheral neuropathy case (BPNS)",
+                    }
+                ],
+                "text": "Neuropathy case (symptoms and bilateral signs)",
+                "type": "boolean",
+                "required": False,
+                "readOnly": True,
+            }
+        )
+    return items
+
+
 def _answer_option(
     definition: dict[str, Any], item: dict[str, Any], option: dict[str, Any], label: str
 ) -> dict[str, Any]:
     """Return one answerOption; scored integer values carry their ordinalValue."""
     value = option["value"]
-    if option["loinc"]:
-        coding = {"system": LOINC_SYSTEM, "code": option["loinc"], "display": label}
-    else:
-        system = f"{LOCAL_SYSTEM_PREFIX}{definition['code'].lower()}:{item['code']}"
-        coding = {"system": system, "code": str(value), "display": label}
-    answer: dict[str, Any] = {"valueCoding": coding}
+    answer: dict[str, Any] = {"valueCoding": answer_coding(definition, item, option, label)}
     if item["scored"] and isinstance(value, int) and not isinstance(value, bool):
         # Scores are computed from ordinal values, never from LOINC answer codes
         # (docs/clinical-reference.md §1).
@@ -96,5 +180,5 @@ def to_fhir_questionnaire(definition: dict[str, Any], language: str = "en") -> d
         questionnaire["code"] = [
             {"system": LOINC_SYSTEM, "code": loinc["panel"], "display": rendered["title"]}
         ]
-    questionnaire["item"] = items
+    questionnaire["item"] = items + score_items(definition)
     return questionnaire

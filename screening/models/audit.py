@@ -16,6 +16,7 @@ class AuditEvent(models.Model):
         RESOLVE = "resolve"
         WITHDRAW = "withdraw"
         ESCALATE = "escalate"
+        EXPORT = "export"
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(

@@ -21,10 +21,24 @@ Add a benchmark by registering a function in a module of this package (import th
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ALL_MODULES", "REGISTRY", "Benchmark", "Case", "benchmark"]
+__all__ = [
+    "ALL_MODULES",
+    "MEMORY_REGISTRY",
+    "REGISTRY",
+    "Benchmark",
+    "Case",
+    "MemoryBenchmark",
+    "MemoryCase",
+    "benchmark",
+    "memory_benchmark",
+]
 
 # Modules whose import registers benchmarks (in the order they are reported).
-ALL_MODULES = ["tests.benchmarks.instruments", "tests.benchmarks.clinical"]
+ALL_MODULES = [
+    "tests.benchmarks.instruments",
+    "tests.benchmarks.clinical",
+    "tests.benchmarks.exports",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,39 @@ def benchmark(name: str, *, baseline: str) -> Callable[[Callable[[], Case]], Cal
         if any(entry.name == name for entry in REGISTRY):
             raise ValueError(f"a benchmark named {name!r} is already registered")
         REGISTRY.append(Benchmark(name=name, baseline=baseline, prepare=prepare))
+        return prepare
+
+    return register
+
+
+@dataclass(frozen=True)
+class MemoryCase:
+    """A memory benchmark: peak memory of ``small`` and ``large`` (each ``(size, function)``),
+    measured by ``measure(function) -> KiB``; the report gives the large/small ratio and whether
+    it stays under ``limit``."""
+
+    small: tuple[int, Callable[[], object]]
+    large: tuple[int, Callable[[], object]]
+    measure: Callable[[Callable[[], object]], int]
+    limit: float
+
+
+@dataclass(frozen=True)
+class MemoryBenchmark:
+    name: str
+    prepare: Callable[[], MemoryCase]
+
+
+MEMORY_REGISTRY: list[MemoryBenchmark] = []
+
+
+def memory_benchmark(name: str) -> Callable[[Callable[[], MemoryCase]], Callable[[], MemoryCase]]:
+    """Register a function that arranges a memory benchmark and returns its ``MemoryCase``."""
+
+    def register(prepare: Callable[[], MemoryCase]) -> Callable[[], MemoryCase]:
+        if any(entry.name == name for entry in MEMORY_REGISTRY):
+            raise ValueError(f"a memory benchmark named {name!r} is already registered")
+        MEMORY_REGISTRY.append(MemoryBenchmark(name=name, prepare=prepare))
         return prepare
 
     return register

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         teardown_test_environment,
     )
 
-    from . import ALL_MODULES, REGISTRY
+    from . import ALL_MODULES, MEMORY_REGISTRY, REGISTRY
 
     for module in ALL_MODULES:
         importlib.import_module(module)
@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         for entry in REGISTRY
         if not args.names or any(name.casefold() in entry.name.casefold() for name in args.names)
     ]
-    if not selected:
+    memory = [
+        entry
+        for entry in MEMORY_REGISTRY
+        if not args.names or any(name.casefold() in entry.name.casefold() for name in args.names)
+    ]
+    if not selected and not memory:
         print("No benchmark matches.", file=sys.stderr)
         return 2
 
@@ -96,8 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_test_environment()
     old_config = setup_databases(verbosity=0, interactive=False)
     rows = []
+    failed = False
     try:
-        print(f"{len(selected)} benchmarks, {args.rounds} rounds each; ratio = median / baseline")
+        if selected:
+            print(
+                f"{len(selected)} benchmarks, {args.rounds} rounds each; ratio = median / baseline"
+            )
         for entry in selected:
             subject, baseline = measure(entry.prepare(), args.rounds)
             rows.append(
@@ -109,12 +118,30 @@ def main(argv: list[str] | None = None) -> int:
                     f"{subject / baseline:.1f}x",
                 )
             )
-        print_table(rows)
+        if rows:
+            print_table(rows)
+        for memory_entry in memory:
+            failed |= not run_memory_benchmark(memory_entry)
     finally:
         connections.close_all()
         teardown_databases(old_config, verbosity=0)
         teardown_test_environment()
-    return 0
+    return 1 if failed else 0
+
+
+def run_memory_benchmark(entry) -> bool:
+    """Measure and print one memory benchmark; return whether its ratio is under its limit."""
+    case = entry.prepare()
+    (small_size, small), (large_size, large) = case.small, case.large
+    small_kib, large_kib = case.measure(small), case.measure(large)
+    ratio = large_kib / small_kib
+    verdict = "ok" if ratio < case.limit else "OVER THE LIMIT"
+    print()
+    print(entry.name)
+    print(f"  peak RSS, {small_size:>9,} rows: {small_kib / 1024:8.1f} MiB")
+    print(f"  peak RSS, {large_size:>9,} rows: {large_kib / 1024:8.1f} MiB")
+    print(f"  ratio {ratio:.2f} (limit {case.limit}): {verdict}")
+    return ratio < case.limit
 
 
 if __name__ == "__main__":

@@ -54,3 +54,25 @@ def test_broken_channels_are_listed_and_the_enable_action_resends_failed_open_al
     assert (channel.broken_at, channel.active) == (None, True)
     assert Delivery.objects.get(pk=failed.pk).status == "pending"
     assert sent_tasks == [str(failed.pk)]
+
+
+def test_export_jobs_are_listed_and_read_only(admin_user):
+    from notifications.models import ExportJob
+
+    job = ExportJob.objects.create(requested_by=admin_user, dataset="alerts")
+    client = Client()
+    client.force_login(admin_user)
+
+    listing = client.get("/admin/notifications/exportjob/")
+    detail = client.get(f"/admin/notifications/exportjob/{job.pk}/change/")
+    changed = client.post(f"/admin/notifications/exportjob/{job.pk}/change/", {"status": "done"})
+    added = client.get("/admin/notifications/exportjob/add/")
+
+    assert (listing.status_code, detail.status_code, changed.status_code, added.status_code) == (
+        200,
+        200,
+        403,
+        403,
+    )
+    job.refresh_from_db()
+    assert job.status == "queued"

@@ -10,8 +10,8 @@ from notifications import reminders
 from notifications.models import SubjectReminder
 from tests.notifications.test_reminders import enrol
 
-BEFORE = ("notifications", "0003_alert_revisions_and_undeliverable")
-AFTER = ("notifications", "0004_reminders_and_notices_through_deliveries")
+BEFORE = ("notifications", "0004_export_job")
+AFTER = ("notifications", "0005_reminders_and_notices_through_deliveries")
 
 
 def migrate(target) -> None:

@@ -7,14 +7,22 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 
 from questionnaires.definitions import load_definitions
 from questionnaires.fhir import (
+    LOCAL_OBSERVATION_SYSTEM,
+    LOINC_SYSTEM,
     MAX_VALUE_URL,
     MIN_VALUE_URL,
     ORDINAL_VALUE_URL,
+    SCORE_LINK_IDS,
     to_fhir_questionnaire,
 )
 
 DEFINITIONS = {d["code"]: d for d in load_definitions()}
 CODES = list(DEFINITIONS)
+
+
+def answer_items(resource):
+    """The items answered by the subject (not the read-only score items after them)."""
+    return [item for item in resource["item"] if not item.get("readOnly")]
 
 
 def ordinals(option):
@@ -58,13 +66,14 @@ def test_status_and_item_types_are_fhir_codes(code):
     resource = to_fhir_questionnaire(DEFINITIONS[code])
     # publication-status and item-type value sets (FHIR R4).
     assert resource["status"] in {"draft", "active", "retired", "unknown"}
-    assert {item["type"] for item in resource["item"]} <= {"choice", "integer"}
+    assert {item["type"] for item in answer_items(resource)} <= {"choice", "integer"}
+    assert {item["type"] for item in resource["item"]} <= {"choice", "integer", "boolean"}
 
 
 @pytest.mark.parametrize("code", CODES)
 def test_link_ids_equal_item_codes(code):
     resource = to_fhir_questionnaire(DEFINITIONS[code])
-    assert [i["linkId"] for i in resource["item"]] == [
+    assert [i["linkId"] for i in answer_items(resource)] == [
         i["code"] for i in DEFINITIONS[code]["items"]
     ]
 
@@ -75,7 +84,7 @@ def test_ordinal_values_equal_scoring_values(code):
     resource = to_fhir_questionnaire(definition)
     found = {
         item["linkId"]: [ordinals(option) for option in item["answerOption"]]
-        for item in resource["item"]
+        for item in answer_items(resource)
         if item["type"] == "choice"
     }
     expected = {
@@ -92,7 +101,7 @@ def test_ordinal_values_equal_scoring_values(code):
 @pytest.mark.parametrize("code", ["PHQ-9", "GAD-7"])
 def test_frequency_items_ordinals_0_to_3_with_loinc_answers(code):
     resource = to_fhir_questionnaire(DEFINITIONS[code])
-    scored = resource["item"][:-1]
+    scored = answer_items(resource)[:-1]
     for item in scored:
         assert [(o["valueCoding"]["code"], ordinals(o)) for o in item["answerOption"]] == [
             ("LA6568-5", [0]),
@@ -159,8 +168,53 @@ def test_phq9_item10_is_optional_without_ordinals():
         False,
         "69722-7",
     )
-    assert [o["valueCoding"]["code"] for o in item10["answerOption"]] == ["0", "1", "2", "3"]
+    # LOINC answer list LL359-1 (loinc.org), as clinical-reference §4 lists it.
+    assert [
+        (o["valueCoding"]["system"], o["valueCoding"]["code"], o["valueCoding"]["display"])
+        for o in item10["answerOption"]
+    ] == [
+        (LOINC_SYSTEM, "LA6572-7", "Not difficult at all"),
+        (LOINC_SYSTEM, "LA6573-5", "Somewhat difficult"),
+        (LOINC_SYSTEM, "LA6575-0", "Very difficult"),
+        (LOINC_SYSTEM, "LA6574-3", "Extremely difficult"),
+    ]
     assert [ordinals(o) for o in item10["answerOption"]] == [[], [], [], []]
+
+
+def test_gad7_difficulty_item_keeps_local_codes():
+    """Only PHQ-9's item 69722-7 uses LL359-1; GAD-7's difficulty item has no LOINC item code."""
+    items = {i["linkId"]: i for i in to_fhir_questionnaire(DEFINITIONS["GAD-7"])["item"]}
+    assert [o["valueCoding"]["code"] for o in items["gad7_difficulty"]["answerOption"]] == [
+        "0",
+        "1",
+        "2",
+        "3",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("PHQ-9", [("score.total", LOINC_SYSTEM, "44261-6", "integer")]),
+        ("GAD-7", [("score.total", LOINC_SYSTEM, "70274-6", "integer")]),
+        ("NEURO-SX", [("score.grade", LOCAL_OBSERVATION_SYSTEM, "neuropathy-grade", "integer")]),
+        (
+            "BPNS",
+            [
+                ("score.grade", LOCAL_OBSERVATION_SYSTEM, "neuropathy-grade", "integer"),
+                ("score.case", LOCAL_OBSERVATION_SYSTEM, "bpns-case", "boolean"),
+            ],
+        ),
+    ],
+)
+def test_score_items_are_read_only_with_their_codes(code, expected):
+    resource = to_fhir_questionnaire(DEFINITIONS[code])
+    scores = [i for i in resource["item"] if i.get("readOnly")]
+    assert [
+        (i["linkId"], i["code"][0]["system"], i["code"][0]["code"], i["type"]) for i in scores
+    ] == expected
+    assert set(SCORE_LINK_IDS.values()) >= {i["linkId"] for i in scores}
+    assert all(i["required"] is False for i in scores)
 
 
 def test_bpns_integer_ranges_and_local_reflex_codes():

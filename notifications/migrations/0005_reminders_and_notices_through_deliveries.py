@@ -19,7 +19,7 @@ def release_claimed_reminders(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0003_alert_revisions_and_undeliverable'),
+        ('notifications', '0004_export_job'),
         ('screening', '0003_access_token_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
