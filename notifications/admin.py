@@ -6,6 +6,7 @@ from screening.admin.audited import AuditedAdminMixin
 from screening.admin.base import SiteScopedAdmin
 
 from .models import Alert, Channel, ExportJob
+from .planning import enable_channel
 from .reconciliation import undeliverable_alerts
 
 
@@ -49,13 +50,28 @@ class AlertAdmin(SiteScopedAdmin):
 
 @admin.register(Channel)
 class ChannelAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """A staff user's channels; every admin change is audited (issue 10)."""
+    """Channels: see which are broken and why; re-enable them (what failed is sent again).
 
-    list_display = ("user", "kind", "address", "active", "broken_at")
-    list_filter = ("kind", "active")
-    search_fields = ("user__username", "address")
-    readonly_fields = ("implicit", "broken_at", "last_error", "created_at")
-    exclude = ("signing_secret",)
+    Every admin change is audited (issue 10).
+    """
+
+    list_display = ("id", "user", "subject", "kind", "active", "broken_at", "last_error")
+    list_filter = ("kind", "active", ("broken_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__email", "subject__study_id")
+    list_select_related = ("user", "subject")
+    readonly_fields = [field.name for field in Channel._meta.fields]
+    actions = ["enable"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Re-enable (send again what failed for open alerts)")
+    def enable(self, request, queryset):
+        resent = sum(enable_channel(channel=channel, actor=request.user) for channel in queryset)
+        self.message_user(request, f"{queryset.count()} channel(s) enabled; {resent} resent.")
 
 
 @admin.register(ExportJob)

@@ -1,11 +1,23 @@
-"""Who is told, on which channel, and whether they were: planning, sending and sweeping deliveries.
+"""Whether they were told: sending, retrying, failing over and sweeping deliveries.
 
-The row is the truth; a task is only a trigger. One ``Delivery`` row per alert and channel is
-written before anything is sent (unique, so re-planning creates no duplicate), a task named
+The row is the truth; a task is only a trigger. One ``Delivery`` row per message and channel is
+written before anything is sent (``notifications.planning``), a task named
 ``notifications.deliver`` is sent after commit with the delivery id only, and the task claims the
-row with a conditional UPDATE (pending -> sending), so a redelivered or doubled task sends nothing.
-A beat sweep puts rows stuck in ``sending`` past the lease back to ``pending`` (their worker died)
-and re-sends the task for due pending rows (the broker lost it, or was down at commit).
+row with a conditional UPDATE (pending and due -> sending), so a redelivered or doubled task sends
+nothing. The messages are alerts (to staff), subject reminders, and notices that a channel broke.
+
+One retry timer: the row's ``next_attempt_at``. A transient failure puts the row back to pending
+with ``next_attempt_at`` = now + backoff (doubling from ``DELIVERY_RETRY_BACKOFF_SECONDS``, at most
+10 minutes) and sends the task with that countdown as a trigger; the beat sweep re-sends the task
+of every due pending row (the trigger was lost, or the broker was down), and puts rows stuck in
+``sending`` past the lease back to pending (their worker died). Nothing else retries a delivery.
+
+Channel health. Only a recipient-specific permanent failure (an SMTP 5.1.x refusal of that address
+while the server accepts its postmaster, a webhook's 410 Gone) marks a channel broken; its owner
+and the admins are told (``channel_broken`` notices). Everything else (server-wide refusals, 4xx,
+5xx, timeouts) is retried; after ``DELIVERY_FAILOVER_ATTEMPTS`` attempts or
+``DELIVERY_FAILOVER_SECONDS``, whichever comes first, the recipient's other channels are planned
+too, while this one keeps retrying up to ``DELIVERY_MAX_ATTEMPTS``.
 
 "Exactly once" here means at least once, and at most once per claim: a worker that dies after
 the message left but before the row said ``sent`` leaves the row in ``sending``; the sweep sends it
@@ -19,20 +31,38 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from config.celery_app import app
+from notifications import reminders
 from notifications.models import Alert, Channel, Delivery
-from notifications.recipients import alert_recipients, may_receive, usable_channels
+from notifications.planning import (
+    DELIVER_TASK,
+    fall_back,
+    notify_channel_broken,
+    plan_deliveries,
+    resend_failed_on,
+    send_delivery_on_commit,
+    send_delivery_task,
+)
+from notifications.recipients import may_receive
 from notifications.transports import TransportError, get_transport
 
 logger = logging.getLogger(__name__)
 
-
-DELIVER_TASK = "notifications.deliver"
+# Planning lives in notifications.planning; these names are part of this module's interface.
+__all__ = [
+    "DELIVER_TASK",
+    "backoff",
+    "deliver",
+    "fall_back",
+    "plan_deliveries",
+    "resend_failed_on",
+    "send_delivery_on_commit",
+    "send_delivery_task",
+    "sweep_deliveries",
+]
 
 
 # Pending rows younger than this are left to the task sent at commit; the sweep takes the rest.
@@ -48,81 +78,6 @@ MAX_BACKOFF_SECONDS = 600
 ERROR_LENGTH = 500
 
 
-class DeliveryRetry(Exception):
-    """A transient failure: the row is pending again and the task should retry later."""
-
-
-@transaction.atomic
-def plan_deliveries(*, alert: Alert, tier: int = 1, note: str = "") -> list[Delivery]:
-    """Create the deliveries of an alert's current revision to the recipients of a tier.
-
-    Recipients are the tier's active clinicians at the subject's site, or the fallback recipients
-    when the site has none (``recipients.alert_recipients``). One row per recipient, channel and
-    alert revision (existing rows are kept, never doubled); the deliver task of each pending row
-    is sent after commit. ``note`` says why this message (what changed). Returns the deliveries.
-    """
-    users, fallback_note = alert_recipients(alert.subject.site, tier=tier)
-    user_ids = [user.pk for user in users]
-    members = (
-        get_user_model()
-        .objects.filter(pk__in=user_ids)
-        .prefetch_related(Prefetch("alert_channels", queryset=Channel.objects.order_by("kind")))
-        .order_by("pk")
-    )
-    text = " ".join(part for part in (note, fallback_note) if part)
-    rows = [
-        Delivery(
-            alert=alert,
-            channel=channel,
-            recipient=user,
-            tier=tier,
-            revision=alert.revision,
-            note=text,
-        )
-        for user in members
-        for channel in usable_channels(user)
-    ]
-    Alert.objects.filter(pk=alert.pk).update(paged_at=timezone.now())
-    if not rows:
-        logger.error(
-            "alert has no recipient at this tier",
-            extra={"alert_id": str(alert.pk), "tier": tier},
-        )
-        return []
-    return _create_and_send(alert, rows)
-
-
-def _create_and_send(alert: Alert, rows: list[Delivery]) -> list[Delivery]:
-    """Insert the rows (ignoring those that exist) and send the task of each pending one."""
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    deliveries = list(
-        Delivery.objects.filter(
-            alert=alert, revision=rows[0].revision, channel__in=[row.channel for row in rows]
-        ).order_by("created_at", "id")
-    )
-    for delivery in deliveries:
-        if delivery.status == Delivery.Status.PENDING:
-            send_delivery_on_commit(delivery.pk)
-    return deliveries
-
-
-def send_delivery_on_commit(delivery_id) -> None:
-    """Send the deliver task after the current transaction commits."""
-    delivery_id = str(delivery_id)
-    transaction.on_commit(lambda: send_delivery_task(delivery_id))
-
-
-def send_delivery_task(delivery_id: str) -> None:
-    """Send the deliver task by name; if the broker is down, the sweep sends it later."""
-    try:
-        app.send_task(DELIVER_TASK, args=[delivery_id])
-    except Exception as exc:  # broker down: the row is pending and the sweep retries
-        logger.warning(
-            "delivery task not sent; the sweep will retry",
-            extra={"delivery_id": delivery_id, "error": type(exc).__name__},
-        )
-
-
 def backoff(attempts: int) -> timedelta:
     """Return the delay before the next attempt: doubling from the base, at most 10 minutes."""
     base = settings.DELIVERY_RETRY_BACKOFF_SECONDS
@@ -130,39 +85,49 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver(delivery_id) -> str:
-    """Send one delivery unless someone has claimed it; record the outcome; return its status.
+    """Send one due delivery unless someone has claimed it; record the outcome; return its status.
 
-    Raises DeliveryRetry after a transient failure (the row is pending again, with the time of the
-    next attempt), so that the task retries with backoff.
+    After a transient failure the row is pending again with the time of its next attempt
+    (returned status "pending"); the task of that attempt is sent with that countdown.
     """
     now = timezone.now()
-    claimed = Delivery.objects.filter(id=delivery_id, status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:  # sent already, failed, cancelled, or another worker holds it
+    claimed = Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        id=delivery_id,
+        status=Delivery.Status.PENDING,
+    ).update(status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:  # sent already, failed, cancelled, not due, or another worker holds it
         return ""
-    delivery = Delivery.objects.select_related("alert__subject__site", "channel", "recipient").get(
-        id=delivery_id
-    )
+    delivery = Delivery.objects.select_related(
+        "alert__subject__site",
+        "reminder__assessment__subject",
+        "about_channel",
+        "channel__subject",
+        "recipient",
+    ).get(id=delivery_id)
     channel = delivery.channel
 
-    if delivery.alert.status == Alert.Status.RESOLVED:
-        _finish(delivery, Delivery.Status.CANCELLED, error="alert resolved before sending")
+    cancel_reason = _pointless(delivery, now)
+    if cancel_reason:
+        _finish(delivery, Delivery.Status.CANCELLED, error=cancel_reason)
         return Delivery.Status.CANCELLED
     if delivery.attempts > settings.DELIVERY_MAX_ATTEMPTS:
         # Claimed again and again without an outcome (its worker keeps dying): stop here.
         return _record_failure(
             delivery, TransportError("no outcome after the maximum attempts", permanent=False)
         )
-    if not may_receive(delivery.recipient_id, delivery.alert.subject.site_id):
-        # Left the site since planning: they may no longer see this subject's data.
-        _finish(delivery, Delivery.Status.CANCELLED, error="recipient left the site")
-        return Delivery.Status.CANCELLED
-    if not channel.active or channel.broken_at is not None or not delivery.recipient.is_active:
+    recipient_gone = delivery.recipient is not None and not delivery.recipient.is_active
+    if not channel.active or channel.broken_at is not None or recipient_gone:
         # Disabled since planning: do not send there, and try the recipient's other channels.
         with transaction.atomic():
-            _finish(delivery, Delivery.Status.FAILED, error="channel or recipient disabled")
+            _finish(
+                delivery,
+                Delivery.Status.FAILED,
+                error="channel or recipient disabled",
+                settle=False,
+            )
             fall_back(delivery)
+            _settle_reminder(delivery)
         return Delivery.Status.FAILED
 
     try:
@@ -181,22 +146,66 @@ def deliver(delivery_id) -> str:
     Delivery.objects.filter(
         id=delivery.id, status__in=[Delivery.Status.SENDING, Delivery.Status.PENDING]
     ).update(status=Delivery.Status.SENT, sent_at=timezone.now(), last_error="")
+    _settle_reminder(delivery)
     logger.info(
         "delivery sent",
-        extra={"delivery_id": str(delivery.id), "kind": channel.kind, "tier": delivery.tier},
+        extra={
+            "delivery_id": str(delivery.id),
+            "purpose": delivery.purpose,
+            "kind": channel.kind,
+            "tier": delivery.tier,
+        },
     )
     return Delivery.Status.SENT
 
 
-def _finish(delivery: Delivery, status: str, *, error: str) -> None:
-    """Record a final status of a claimed delivery."""
+def _pointless(delivery: Delivery, now: datetime) -> str:
+    """Return why the message need not be sent any more ("" if it should be)."""
+    if delivery.alert is not None:
+        alert = delivery.alert
+        if alert.status == Alert.Status.RESOLVED:
+            return "alert resolved before sending"
+        if not may_receive(delivery.recipient_id, alert.subject.site_id):
+            # Left the site since planning: they may no longer see this subject's data.
+            return "recipient left the site"
+    if delivery.reminder is not None:
+        if (
+            Delivery.objects.filter(reminder_id=delivery.reminder_id, status=Delivery.Status.SENT)
+            .exclude(id=delivery.id)
+            .exists()
+        ):
+            # Its fallback got through: a subject gets one reminder, not one per channel.
+            return "sent on another channel"
+        return reminders.skip_reason(delivery.reminder, now=now, check_contact=False)
+    return ""
+
+
+def _finish(delivery: Delivery, status: str, *, error: str, settle: bool = True) -> None:
+    """Record a final status of a claimed delivery (``settle=False``: a fallback follows)."""
     Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
         status=status, last_error=error[:ERROR_LENGTH]
+    )
+    if settle:
+        _settle_reminder(delivery)
+
+
+def _settle_reminder(delivery: Delivery) -> None:
+    """Give a reminder the outcome of its deliveries once one was sent or all have ended."""
+    if delivery.reminder_id is None:
+        return
+    reminders.settle(delivery.reminder_id)
+
+
+def _should_fail_over(delivery: Delivery, now: datetime) -> bool:
+    return delivery.failed_over_at is None and (
+        delivery.attempts >= settings.DELIVERY_FAILOVER_ATTEMPTS
+        or now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_FAILOVER_SECONDS)
     )
 
 
 def _record_failure(delivery: Delivery, exc: TransportError) -> str:
-    """Retry a transient failure later; fail a permanent one and try the other channels."""
+    """Retry a transient failure (failing over in time); a permanent one breaks the channel."""
+    now = timezone.now()
     error = str(exc)[:ERROR_LENGTH]
     log_extra = {
         "delivery_id": str(delivery.id),
@@ -205,67 +214,43 @@ def _record_failure(delivery: Delivery, exc: TransportError) -> str:
         "error": error,
     }
     if not exc.permanent and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
-        Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING,
-            last_error=error,
-            next_attempt_at=timezone.now() + backoff(delivery.attempts),
-        )
+        delay = backoff(delivery.attempts)
+        with transaction.atomic():
+            Delivery.objects.filter(id=delivery.id, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.PENDING, last_error=error, next_attempt_at=now + delay
+            )
+            Channel.objects.filter(id=delivery.channel_id).update(last_error=error)
+            if _should_fail_over(delivery, now):
+                Delivery.objects.filter(id=delivery.id).update(failed_over_at=now)
+                logger.warning("delivery failing over to the other channels", extra=log_extra)
+                fall_back(delivery)
         logger.warning("delivery failed; will retry", extra=log_extra)
-        raise DeliveryRetry(f"delivery {delivery.id}: {error}")
+        send_delivery_task(str(delivery.id), countdown=delay.total_seconds())
+        return Delivery.Status.PENDING
 
     with transaction.atomic():
-        _finish(delivery, Delivery.Status.FAILED, error=error)
-        channel = delivery.channel
-        channel.last_error = error
-        update_fields = ["last_error"]
+        _finish(delivery, Delivery.Status.FAILED, error=error, settle=False)
+        Channel.objects.filter(id=delivery.channel_id).update(last_error=error)
+        broke = False
         if exc.permanent:
-            # Only a permanent refusal says the address is wrong. Exhausted transient attempts
-            # (an SMTP outage, say) must not disable every channel for future alerts.
-            channel.broken_at = timezone.now()
-            update_fields.append("broken_at")
-        channel.save(update_fields=update_fields)
+            # Only a recipient-specific permanent refusal says the address is wrong; exhausted
+            # transient attempts (an SMTP outage, say) never disable a channel.
+            broke = bool(
+                Channel.objects.filter(id=delivery.channel_id, broken_at__isnull=True).update(
+                    broken_at=now
+                )
+            )
         logger.warning(
-            "delivery failed for good" + ("; channel marked broken" if exc.permanent else ""),
+            "delivery failed for good" + ("; channel marked broken" if broke else ""),
             extra=log_extra,
         )
-        fall_back(delivery)
+        if delivery.failed_over_at is None:
+            fall_back(delivery)
+        _settle_reminder(delivery)
+        if broke and delivery.purpose != Delivery.Purpose.CHANNEL_BROKEN:
+            delivery.channel.refresh_from_db()
+            notify_channel_broken(delivery.channel)
     return Delivery.Status.FAILED
-
-
-def fall_back(failed: Delivery) -> list[Delivery]:
-    """Plan the alert on the recipient's other usable channels; log at ERROR if there are none."""
-    recipient = failed.recipient
-    candidates = (
-        usable_channels(recipient, exclude=failed.channel_id) if recipient.is_active else []
-    )
-    already = set(
-        Delivery.objects.filter(
-            alert_id=failed.alert_id, revision=failed.revision, channel__in=candidates
-        ).values_list("channel_id", flat=True)
-    )
-    rows = [
-        Delivery(
-            alert=failed.alert,
-            channel=channel,
-            recipient=recipient,
-            tier=failed.tier,
-            revision=failed.revision,
-            note=failed.note,
-        )
-        for channel in candidates
-        if channel.pk not in already
-    ]
-    if not rows:
-        logger.error(
-            "alert not delivered to a recipient: no other usable channel",
-            extra={
-                "alert_id": str(failed.alert_id),
-                "delivery_id": str(failed.id),
-                "user_id": recipient.pk,
-            },
-        )
-        return []
-    return _create_and_send(failed.alert, rows)
 
 
 def sweep_deliveries(*, now: datetime | None = None) -> dict[str, int]:

@@ -23,7 +23,10 @@ class WorkerHeartbeat(models.Model):
 
 
 class Channel(models.Model):
-    """One way to reach a staff user: an email address, a phone number or a webhook URL."""
+    """One way to reach a staff user (an email address, a phone number or a webhook URL) or a
+    subject (their contact email or phone, which stays encrypted in ``screening``: the address
+    here is only a keyed fingerprint of it, so a new contact is a new, healthy channel).
+    """
 
     class Kind(models.TextChoices):
         EMAIL = "email"
@@ -32,7 +35,19 @@ class Channel(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_channels"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="alert_channels",
+        null=True,
+        blank=True,
+    )
+    subject = models.ForeignKey(
+        "screening.Subject",
+        on_delete=models.PROTECT,
+        related_name="reminder_channels",
+        null=True,
+        blank=True,
+        help_text="Set for a subject's reminder channel (then user is empty).",
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     address = models.CharField(max_length=500)
@@ -45,7 +60,9 @@ class Channel(models.Model):
         help_text="The user's own email address, used only while they configure no other channel.",
     )
     broken_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set after a permanent failure; the channel is skipped."
+        null=True,
+        blank=True,
+        help_text="Set after a recipient-specific permanent failure; skipped until re-enabled.",
     )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -55,6 +72,16 @@ class Channel(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "kind", "address"], name="channel_unique_address"
+            ),
+            models.UniqueConstraint(
+                fields=["subject", "kind", "address"],
+                condition=Q(subject__isnull=False),
+                name="channel_unique_subject_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, subject__isnull=True)
+                | Q(user__isnull=True, subject__isnull=False),
+                name="channel_of_a_user_or_a_subject",
             ),
         ]
 
@@ -172,7 +199,16 @@ class Alert(models.Model):
 
 
 class Delivery(models.Model):
-    """One message of one alert to one recipient on one channel, sent at most once."""
+    """One message to one recipient on one channel, sent at most once per claim.
+
+    The message is an alert (to staff), a subject reminder, or a notice that a channel broke (to
+    its owner and the admins): all go through the same claim, lease, retry and transports.
+    """
+
+    class Purpose(models.TextChoices):
+        ALERT = "alert"
+        REMINDER = "reminder"
+        CHANNEL_BROKEN = "channel_broken"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -182,10 +218,33 @@ class Delivery(models.Model):
         CANCELLED = "cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="deliveries")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ALERT)
+    alert = models.ForeignKey(
+        Alert, on_delete=models.PROTECT, related_name="deliveries", null=True, blank=True
+    )
+    reminder = models.ForeignKey(
+        "SubjectReminder",
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        null=True,
+        blank=True,
+    )
+    about_channel = models.ForeignKey(
+        Channel,
+        on_delete=models.PROTECT,
+        related_name="notices",
+        null=True,
+        blank=True,
+        help_text="The channel that broke (channel_broken notices only).",
+    )
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="deliveries")
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="The staff user; empty for a reminder to a subject.",
     )
     tier = models.PositiveSmallIntegerField(default=1)
     revision = models.PositiveIntegerField(default=0, help_text="The alert revision it pages for.")
@@ -195,6 +254,9 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failed_over_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the recipient's other channels were tried too."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -205,6 +267,15 @@ class Delivery(models.Model):
             models.UniqueConstraint(
                 fields=["alert", "channel", "revision"], name="delivery_unique_channel_revision"
             ),
+            models.UniqueConstraint(
+                fields=["reminder", "channel"], name="delivery_unique_reminder_channel"
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose="alert", alert__isnull=False)
+                | Q(purpose="reminder", reminder__isnull=False)
+                | Q(purpose="channel_broken", about_channel__isnull=False),
+                name="delivery_has_its_message",
+            ),
         ]
         indexes = [models.Index(fields=["status", "claimed_at"])]
 
@@ -213,7 +284,11 @@ class Delivery(models.Model):
 
 
 class SubjectReminder(models.Model):
-    """A reminder to a subject that an assessment is open, sent once at its offset."""
+    """A reminder to a subject that an assessment is open, sent once at its offset.
+
+    ``pending`` until due; ``sending`` once its delivery is planned (the ``Delivery`` rows carry
+    the claim, lease and retries); ``sent``, ``failed`` or ``skipped`` once they settle.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q, QuerySet
@@ -52,6 +55,28 @@ def add_channel(*, user, kind: str, address: str, actor) -> tuple[Channel, str, 
         raise ChannelExists(Channel.objects.get(user=user, kind=kind, address=address)) from None
     record_audit(action="create", obj=channel, actor=actor, changes={"kind": kind})
     return channel, secret, True
+
+
+@transaction.atomic
+def reenable_channel(*, channel: Channel, actor) -> None:
+    """Make a broken or inactive channel usable again. Audited.
+
+    ``planning.enable_channel`` also sends again what failed on it; call that one.
+    """
+    channel = Channel.objects.select_for_update().get(pk=channel.pk)
+    was_active, was_broken_at = channel.active, channel.broken_at
+    channel.active, channel.broken_at, channel.last_error = True, None, ""
+    channel.save(update_fields=["active", "broken_at", "last_error"])
+    record_audit(
+        action="update",
+        obj=channel,
+        actor=actor,
+        changes={
+            "enabled": True,
+            "was_active": was_active,
+            "was_broken_at": was_broken_at.isoformat() if was_broken_at else None,
+        },
+    )
 
 
 class ChannelExists(Exception):
@@ -122,6 +147,65 @@ def first_tier(site_id) -> int:
         site_id=site_id, role=SiteMembership.Role.CLINICIAN, user__is_active=True
     ).aggregate(tier=Min("escalation_tier"))["tier"]
     return lowest or 1
+
+
+def email_channel(user, *, exclude=None) -> Channel | None:
+    """Return a working email channel of a user (configured first, else their user email)."""
+    for channel in user.alert_channels.filter(
+        kind=Channel.Kind.EMAIL, active=True, broken_at__isnull=True
+    ).order_by("implicit", "created_at"):
+        if channel.pk != exclude:
+            return channel
+    if not user.email:
+        return None
+    channel, _ = Channel.objects.get_or_create(
+        user=user, kind=Channel.Kind.EMAIL, address=user.email, defaults={"implicit": True}
+    )
+    if channel.pk == exclude or not channel.active or channel.broken_at is not None:
+        return None
+    return channel
+
+
+def contact_fingerprint(kind: str, contact: str) -> str:
+    """Return a keyed fingerprint of a subject's contact: names the channel without revealing it."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"{kind}:{contact.strip().lower()}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"contact:{digest[:32]}"
+
+
+def subject_channels(subject, *, exclude=None) -> list[Channel]:
+    """Return a subject's usable reminder channels, email first, then SMS (but ``exclude``).
+
+    The contact stays encrypted in ``screening``; the channel row holds its fingerprint, so a
+    changed contact gets a new (healthy) channel and a broken one stays broken for the old value.
+    A contact that cannot be decrypted gives no channel (logged).
+    """
+    from screening import crypto
+
+    channels = []
+    for kind, has, attribute in (
+        (Channel.Kind.EMAIL, subject.has_contact_email, "contact_email"),
+        (Channel.Kind.SMS, subject.has_contact_phone, "contact_phone"),
+    ):
+        if not has:
+            continue
+        try:
+            contact = getattr(subject, attribute)
+        except crypto.DecryptionError:
+            logger.error(
+                "subject contact cannot be decrypted",
+                extra={"study_id": subject.study_id, "kind": kind},
+            )
+            continue
+        if not contact:
+            continue
+        channel, _ = Channel.objects.get_or_create(
+            subject=subject, kind=kind, address=contact_fingerprint(kind, contact)
+        )
+        if channel.active and channel.broken_at is None and channel.pk != exclude:
+            channels.append(channel)
+    return channels
 
 
 def next_tier(site_id, *, after: int) -> int | None:

@@ -5,7 +5,6 @@ import uuid
 from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, Min
 from django.utils import timezone
@@ -42,7 +41,7 @@ def record_heartbeat(self) -> None:
 
 @shared_task(name="notifications.send_due_reminders", acks_late=True)
 def send_due_reminders() -> dict:
-    """Send the subject reminders that are due (beat, every minute; idempotent)."""
+    """Plan the deliveries of the subject reminders that are due (beat, every minute)."""
     return reminders.send_due_reminders()
 
 
@@ -165,16 +164,9 @@ def resend_bulk_requests() -> int:
     return outbox.send_evaluation_batches([str(subject_id) for subject_id in subject_ids])
 
 
-@shared_task(
-    name="notifications.deliver",
-    autoretry_for=(delivery.DeliveryRetry,),
-    retry_backoff=settings.DELIVERY_RETRY_BACKOFF_SECONDS,
-    retry_backoff_max=delivery.MAX_BACKOFF_SECONDS,
-    retry_jitter=False,
-    max_retries=settings.DELIVERY_MAX_ATTEMPTS,
-)
+@shared_task(name="notifications.deliver")
 def deliver_task(delivery_id: str) -> None:
-    """Send one delivery if nobody has; retried with backoff after a transient failure."""
+    """Send one due delivery if nobody has (retries are timed by the row's next_attempt_at)."""
     delivery.deliver(delivery_id)
 
 

@@ -1,4 +1,5 @@
-"""A staff user's alert channels: ``GET/POST /api/v1/users/{id}/channels/``."""
+"""A staff user's alert channels: ``GET/POST /api/v1/users/{id}/channels/``, and
+``POST /api/v1/users/{id}/channels/{channel_id}/enable/`` to re-enable one."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
@@ -9,6 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from config.api import ApiError, Pagination, StrictModelSerializer, StrictSerializer
+from notifications.planning import enable_channel, resend_failed_on
 from notifications.recipients import ChannelExists, add_channel
 from screening.api.examples import example
 from screening.phones import InvalidPhoneNumber, to_e164
@@ -73,27 +75,33 @@ class CreatedChannelSerializer(ChannelSerializer):
         read_only_fields = fields
 
 
-class UserChannelsView(GenericAPIView):
+class TargetUserMixin:
+    def get_target_user(self):
+        """Return the user of the URL if the requester may manage them; 404 otherwise."""
+        user = staff_user_by_public_id(self.kwargs["user_id"])  # type: ignore[attr-defined]
+        request_user = self.request.user  # type: ignore[attr-defined]
+        if user is None or not (is_admin(request_user) or request_user == user):
+            raise ApiError(404, "not_found", "No such resource.")
+        return user
+
+
+class UserChannelsView(TargetUserMixin, GenericAPIView):
     """The alert channels of one staff user: admins, or the user themselves."""
 
     serializer_class = ChannelSerializer
     pagination_class = Pagination
     queryset = Channel.objects.none()
 
-    def get_target_user(self):
-        """Return the user of the URL if the requester may manage them; 404 otherwise."""
-        user = staff_user_by_public_id(self.kwargs["user_id"])
-        if user is None or not (is_admin(self.request.user) or self.request.user == user):
-            raise ApiError(404, "not_found", "No such resource.")
-        return user
-
     @extend_schema(
         tags=["staff"],
         summary="List a staff user's alert channels",
         description=(
             "Members receive their sites' alerts by email to their user address unless other "
-            "channels are configured. A channel marked broken (`broken_at`) after a permanent "
-            "failure is skipped until it is added again."
+            "channels are configured. A channel marked broken (`broken_at`) after a "
+            "recipient-specific permanent failure (an SMTP 5.1.x refusal of that address while "
+            "the server accepts others, a webhook's 410 Gone) is skipped until it is re-enabled "
+            "(`POST .../channels/{channel_id}/enable/`) or added again; its owner and the admins "
+            "are told when it breaks."
         ),
         responses={200: ChannelSerializer(many=True)},
     )
@@ -139,10 +147,56 @@ class UserChannelsView(GenericAPIView):
             )
         except ChannelExists:
             raise ApiError(409, "conflict", "This user already has this channel.") from None
+        resend_failed_on(channel)  # re-added after breaking: what failed on it goes out again
         body = {**ChannelSerializer(channel).data, "signing_secret": secret}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+class EnabledChannelSerializer(ChannelSerializer):
+    resent = serializers.IntegerField(
+        help_text="Deliveries that had failed on this channel, for alerts still open, sent again."
+    )
+
+    class Meta(ChannelSerializer.Meta):
+        fields = [*ChannelSerializer.Meta.fields, "resent"]
+        read_only_fields = fields
+
+
+class EnableChannelView(TargetUserMixin, GenericAPIView):
+    """Re-enable one channel of a staff user; what failed on it for open alerts is sent again."""
+
+    serializer_class = EnabledChannelSerializer
+    queryset = Channel.objects.none()
+
+    @extend_schema(
+        tags=["staff"],
+        summary="Re-enable a staff user's alert channel",
+        description=(
+            "Clears `broken_at` and makes the channel active again. Every delivery that failed "
+            "on it for an alert that is not resolved is sent again (`resent` says how many). "
+            "Audited. Admins, or the user themselves."
+        ),
+        request=None,
+        responses={
+            200: EnabledChannelSerializer,
+            404: OpenApiResponse(description="Unknown user or channel, or not yours."),
+        },
+    )
+    def post(self, request, user_id, channel_id):
+        user = self.get_target_user()
+        channel = Channel.objects.filter(user=user, pk=channel_id).first()
+        if channel is None:
+            raise ApiError(404, "not_found", "No such resource.")
+        resent = enable_channel(channel=channel, actor=request.user)
+        channel.refresh_from_db()
+        return Response({**ChannelSerializer(channel).data, "resent": resent})
+
+
 urlpatterns = [
     path("users/<uuid:user_id>/channels/", UserChannelsView.as_view(), name="user-channels"),
+    path(
+        "users/<uuid:user_id>/channels/<uuid:channel_id>/enable/",
+        EnableChannelView.as_view(),
+        name="user-channel-enable",
+    ),
 ]

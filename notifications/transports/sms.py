@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import requests
 from django.conf import settings
 
-from . import TransportError, classify_http_status
+from . import TransportError, classify_http_status, delivery_address
 from .messages import render_sms
 
 if TYPE_CHECKING:
@@ -20,20 +20,23 @@ logger = logging.getLogger(__name__)
 class ConsoleSmsBackend:
     """Log that a message would be sent: the channel id and length, never the number or text."""
 
-    def send(self, *, channel_id: str, to: str, text: str) -> None:
+    def send(self, *, channel_id: str, to: str, text: str, idempotency_key: str = "") -> None:
         logger.info(f"SMS to channel {channel_id}", extra={"length": len(text)})
 
 
 class HttpSmsBackend:
-    """POST ``{"to", "text"}`` with a bearer token to the configured gateway."""
+    """POST ``{"to", "text"}`` with a bearer token and the delivery id as ``Idempotency-Key``."""
 
-    def send(self, *, channel_id: str, to: str, text: str) -> None:
+    def send(self, *, channel_id: str, to: str, text: str, idempotency_key: str = "") -> None:
         try:
             # The body of the answer is never read (stream=True): only its status matters.
             with requests.post(
                 settings.SMS_GATEWAY_URL,
                 json={"to": to, "text": text},
-                headers={"Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"},
+                headers={
+                    "Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}",
+                    "Idempotency-Key": idempotency_key,
+                },
                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
                 allow_redirects=False,
                 stream=True,
@@ -64,6 +67,7 @@ class SmsTransport:
         backend = BACKENDS[settings.SMS_BACKEND]()
         backend.send(
             channel_id=str(delivery.channel_id),
-            to=delivery.channel.address,
+            to=delivery_address(delivery),
             text=render_sms(delivery),
+            idempotency_key=str(delivery.id),
         )

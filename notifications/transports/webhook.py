@@ -48,8 +48,8 @@ class WebhookTransport:
                 status_code = response.status_code
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransportError(f"webhook {type(exc).__name__}", permanent=False) from exc
-        except requests.RequestException as exc:  # invalid URL and the like: retrying won't help
-            raise TransportError(f"webhook {type(exc).__name__}", permanent=True) from exc
+        except requests.RequestException as exc:  # invalid URL and the like: fixable, not gone
+            raise TransportError(f"webhook {type(exc).__name__}", permanent=False) from exc
         error = classify_http_status(status_code)
         if error is not None:
             raise error

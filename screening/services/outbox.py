@@ -6,7 +6,6 @@ broker outage or a worker crash delays an alert but never loses it. ``screening`
 task by name so that it never imports ``notifications``.
 """
 
-import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -14,7 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.db.models.functions import Greatest
 
-from config.celery_app import app
+from config.tasks import send_task, send_task_on_commit
 from screening.models import (
     CmaxResult,
     EvaluationRequest,
@@ -23,8 +22,6 @@ from screening.models import (
     Response,
     Subject,
 )
-
-logger = logging.getLogger(__name__)
 
 EVALUATE_TASK = "notifications.evaluate_subject"
 
@@ -36,20 +33,8 @@ def request_evaluation(
     request = EvaluationRequest.objects.create(
         subject=subject, reason=reason, source_id=str(source_id)
     )
-    subject_id = str(subject.pk)
-    transaction.on_commit(lambda: send_evaluation(subject_id))
+    send_task_on_commit(EVALUATE_TASK, subject.pk)
     return request
-
-
-def send_evaluation(subject_id: str) -> None:
-    """Send the evaluation task; if the broker is down, the pending row waits for the sweep."""
-    try:
-        app.send_task(EVALUATE_TASK, args=[subject_id])
-    except Exception as exc:  # broker down: the outbox row is still pending, the sweep retries
-        logger.warning(
-            "evaluation not sent; the sweep will retry",
-            extra={"subject_id": subject_id, "error": type(exc).__name__},
-        )
 
 
 # Re-evaluations of many subjects at once (periodic, after a profile change) are bulk work: their
@@ -146,13 +131,7 @@ def send_evaluation_batches(subject_ids: list[str], batch_size: int = BATCH_SIZE
     sent = 0
     for start in range(0, len(subject_ids), batch_size):
         batch = subject_ids[start : start + batch_size]
-        try:
-            app.send_task(BATCH_TASK, args=[batch])
-        except Exception as exc:  # broker down: the outbox rows stay pending
-            logger.warning(
-                "evaluations not sent; the sweep will retry",
-                extra={"pending": len(subject_ids) - sent, "error": type(exc).__name__},
-            )
-            break
+        if not send_task(BATCH_TASK, [batch]):
+            break  # broker down: the outbox rows stay pending
         sent += len(batch)
     return sent

@@ -54,6 +54,7 @@ CONTRACT = {
     "/api/v1/subjects/{subject_id}/revoke-tokens/": ["post"],
     "/api/v1/users/": ["get", "post"],
     "/api/v1/users/{user_id}/channels/": ["get", "post"],
+    "/api/v1/users/{user_id}/channels/{channel_id}/enable/": ["post"],
 }
 
 

@@ -313,6 +313,7 @@ def test_with_redis_down_submissions_are_accepted_and_alerted_exactly_once_after
 
 def sink_subject(delivery: Delivery) -> str:
     """The subject line expected for a delivery of this test's alerts."""
+    assert delivery.alert is not None
     return {
         "TB-0003": "[URGENT] Discontinuation review alert for TB-0003 (site-a): D1",
         "TB-0004": "[HIGH] Dose review alert for TB-0004 (site-a): R1",

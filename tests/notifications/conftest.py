@@ -2,12 +2,21 @@
 
 import pytest
 
-from notifications import delivery
+from config import tasks
+from notifications.delivery import DELIVER_TASK
 
 
 @pytest.fixture
 def sent_tasks(monkeypatch):
-    """Record the delivery ids whose task would go to the broker."""
+    """Record the delivery ids whose task would go to the broker (retries with a countdown too)."""
     sent: list[str] = []
-    monkeypatch.setattr(delivery, "send_delivery_task", sent.append)
+    real = tasks.send_task
+
+    def record(name, args=(), *, countdown=None):
+        if name != DELIVER_TASK:
+            return real(name, args, countdown=countdown)
+        sent.append(str(args[0]))
+        return True
+
+    monkeypatch.setattr(tasks, "send_task", record)
     return sent

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -19,15 +20,47 @@ class ReceivedEmail:
 
 
 class SmtpSink:
-    """An SMTP server in this process; answers the first ``fail_first`` DATA commands with 451."""
+    """An SMTP server in this process; answers the first ``fail_first`` DATA commands with 451.
 
-    def __init__(self, fail_first: int = 0, fail_code: str = "451 4.3.0 try again later"):
+    ``refuse_all_for(seconds)`` refuses every recipient (postmaster too) with ``550 5.1.1`` for a
+    while, as a server does during a directory outage; ``refuse`` is a set of addresses refused
+    with ``550 5.1.1`` while the server accepts everyone else. ``rcpt_refusals`` counts refusals.
+    """
+
+    REFUSAL = "550 5.1.1 mailbox unavailable"
+
+    def __init__(
+        self,
+        fail_first: int = 0,
+        fail_code: str = "451 4.3.0 try again later",
+        refuse: set[str] | None = None,
+    ):
         self.fail_first = fail_first
         self.fail_code = fail_code
+        self.refuse = {address.lower() for address in refuse or set()}
+        self.refuse_all_until = 0.0
+        self.rcpt_refusals = 0
+        self.probes: list[str] = []
         self.data_commands = 0
         self.received: list[ReceivedEmail] = []
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def refuse_all_for(self, seconds: float) -> None:
+        self.refuse_all_until = time.monotonic() + seconds
+
+    @property
+    def refusing_all(self) -> bool:
+        return time.monotonic() < self.refuse_all_until
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.lower().startswith("postmaster@"):
+            self.probes.append(address)
+        if self.refusing_all or address.lower() in self.refuse:
+            self.rcpt_refusals += 1
+            return self.REFUSAL
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
         self.data_commands += 1

@@ -27,6 +27,35 @@ def test_alerts_are_listed_and_read_only(admin_user):
     assert alert.status == "open"
 
 
+def test_broken_channels_are_listed_and_the_enable_action_resends_failed_open_alerts(
+    admin_user, sent_tasks, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from notifications.models import Channel, Delivery
+    from tests.factories import ChannelFactory, DeliveryFactory
+
+    channel = ChannelFactory(kind="sms", address="+27821234567")
+    Channel.objects.filter(pk=channel.pk).update(broken_at=timezone.now(), last_error="HTTP 410")
+    failed = DeliveryFactory(channel=channel, status="failed")
+    client = Client()
+    client.force_login(admin_user)
+
+    listing = client.get("/admin/notifications/channel/?broken_at__isnull=False")
+    with django_capture_on_commit_callbacks(execute=True):
+        acted = client.post(
+            "/admin/notifications/channel/",
+            {"action": "enable", "_selected_action": [str(channel.pk)]},
+        )
+
+    assert (listing.status_code, acted.status_code) == (200, 302)
+    assert str(channel.pk) in listing.content.decode()
+    channel.refresh_from_db()
+    assert (channel.broken_at, channel.active) == (None, True)
+    assert Delivery.objects.get(pk=failed.pk).status == "pending"
+    assert sent_tasks == [str(failed.pk)]
+
+
 def test_export_jobs_are_listed_and_read_only(admin_user):
     from notifications.models import ExportJob
 

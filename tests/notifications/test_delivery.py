@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications import delivery
-from notifications.delivery import DeliveryRetry, deliver, plan_deliveries, sweep_deliveries
+from notifications.delivery import deliver, plan_deliveries, sweep_deliveries
 from notifications.models import Alert, Channel, Delivery
 from screening.models import SiteMembership
 from tests.factories import (
@@ -142,19 +142,17 @@ def test_deliver_smtp_failing_three_times_then_accepting_sends_exactly_one_email
         SmtpSink(fail_first=3) as sink,
         override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port),
     ):
-        for _ in range(5):  # the task's retries, and one redelivery too many
-            try:
-                outcomes.append(deliver(delivery.id))
-            except DeliveryRetry:
-                outcomes.append("retry")
+        for _ in range(5):  # the row's retries, and one redelivery too many
+            outcome = deliver(delivery.id)
+            outcomes.append(outcome)
+            if outcome == "pending":
                 delivery.refresh_from_db()
-                assert (delivery.status, delivery.next_attempt_at > timezone.now()) == (
-                    "pending",
-                    True,
-                )
+                assert delivery.next_attempt_at > timezone.now()
+                assert deliver(delivery.id) == ""  # not due yet: a doubled trigger sends nothing
+                Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())
 
     delivery.refresh_from_db()
-    assert outcomes == ["retry", "retry", "retry", "sent", ""]
+    assert outcomes == ["pending", "pending", "pending", "sent", ""]
     assert (delivery.status, delivery.attempts, sink.data_commands) == ("sent", 4, 4)
     assert [email.message["X-Delivery-Id"] for email in sink.received] == [str(delivery.id)]
 
@@ -189,28 +187,36 @@ def test_deliver_permanent_failure_breaks_the_channel_and_falls_back_to_other_ch
     assert (webhook.broken_at is not None, webhook.last_error) == (True, "permanent: HTTP 410")
     fallback = Delivery.objects.get(alert=failed.alert, channel=sms)
     assert (fallback.status, fallback.recipient, fallback.tier) == ("pending", user, 1)
-    assert sent_tasks == [str(fallback.id)]
+    notice = Delivery.objects.get(purpose="channel_broken")
+    assert (notice.about_channel, notice.channel, notice.recipient) == (webhook, sms, user)
+    assert sent_tasks == [str(fallback.id), str(notice.id)]
 
 
-def test_deliver_permanent_failure_of_the_only_channel_falls_back_to_the_user_email(
-    sent_tasks, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("status", [400, 404, 403, 301])
+def test_deliver_a_webhook_4xx_other_than_410_is_retried_and_does_not_break_the_channel(
+    status, sent_tasks, django_capture_on_commit_callbacks
 ):
-    with HttpReceiver(statuses=[404]) as receiver:
+    with HttpReceiver(statuses=[status]) as receiver:
         user = UserFactory(username="ana")
-        failed = DeliveryFactory(
-            channel=ChannelFactory(user=user, kind="webhook", address=receiver.url)
-        )
+        webhook = ChannelFactory(user=user, kind="webhook", address=receiver.url)
+        failed = DeliveryFactory(channel=webhook)
         with django_capture_on_commit_callbacks(execute=True):
-            deliver(failed.id)
+            assert deliver(failed.id) == "pending"
 
-    fallback = Delivery.objects.exclude(id=failed.id).get()
-    assert (fallback.channel.kind, fallback.channel.address) == ("email", user.email)
-    assert sent_tasks == [str(fallback.id)]
+    failed.refresh_from_db()
+    webhook.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.last_error) == (
+        "pending",
+        1,
+        f"transient: HTTP {status}",
+    )
+    assert (webhook.broken_at, Delivery.objects.count()) == (None, 1)
+    assert sent_tasks == [str(failed.id)]  # its next attempt, with the backoff as countdown
 
 
 def test_deliver_permanent_failure_without_other_channel_logs_an_error(sent_tasks, caplog):
     user = UserFactory(username="ana")
-    with HttpReceiver(statuses=[400]) as receiver:
+    with HttpReceiver(statuses=[410]) as receiver:
         failed = DeliveryFactory(
             channel=ChannelFactory(user=user, kind="webhook", address=receiver.url)
         )
@@ -222,7 +228,9 @@ def test_deliver_permanent_failure_without_other_channel_logs_an_error(sent_task
     assert Delivery.objects.count() == 1
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
         "alert recipient has no usable channel and no email address",
-        "alert not delivered to a recipient: no other usable channel",
+        "message not delivered to a recipient: no other usable channel",
+        "alert recipient has no usable channel and no email address",
+        "nobody can be told that a channel broke",
     ]
 
 
@@ -321,8 +329,7 @@ def test_deliver_turns_an_unexpected_error_into_a_retry(monkeypatch):
         raise KeyError("surprise")
 
     monkeypatch.setattr("notifications.transports.email.EmailTransport.send", explode)
-    with pytest.raises(DeliveryRetry):
-        deliver(delivery.id)
+    assert deliver(delivery.id) == "pending"
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (

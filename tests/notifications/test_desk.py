@@ -162,11 +162,15 @@ def test_alert_email_links_to_the_desk(settings):
 
 
 def test_reminder_links_to_the_subject_pages(settings):
-    from notifications.reminders import reminder_text
+    from notifications.models import Delivery, SubjectReminder
+    from notifications.transports.messages import render_email, render_sms
     from tests.factories import AssessmentFactory
 
     settings.PUBLIC_BASE_URL = "https://screening.example.org"
-    assert "https://screening.example.org/s/\n" in reminder_text(AssessmentFactory())
+    reminder = SubjectReminder(assessment=AssessmentFactory())
+    delivery = Delivery(purpose=Delivery.Purpose.REMINDER, reminder=reminder)
+    assert "https://screening.example.org/s/\n" in render_email(delivery)[1]
+    assert render_sms(delivery).endswith(": https://screening.example.org/s/")
 
 
 def test_a_coordinator_is_told_the_alert_stays_open_and_cannot_resolve_an_urgent_one():

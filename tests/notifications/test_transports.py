@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from notifications.transports import TransportError, get_transport
-from notifications.transports.email import EmailTransport
+from notifications.transports.email import EmailTransport, names_the_address
 from notifications.transports.sms import SmsTransport
 from notifications.transports.webhook import WebhookTransport
 from tests.factories import (
@@ -89,11 +89,9 @@ def test_email_reaches_the_smtp_sink_with_the_delivery_id_and_no_contact_details
     ]
 
 
-@pytest.mark.parametrize(
-    ("code", "permanent"),
-    [("451 4.3.0 try later", False), ("554 5.7.1 rejected", True)],
-)
-def test_email_smtp_refusal_after_data_is_transient_for_4xx_and_permanent_for_5xx(code, permanent):
+@pytest.mark.parametrize("code", ["451 4.3.0 try later", "554 5.7.1 rejected"])
+def test_email_smtp_refusal_after_data_is_transient_4xx_or_5xx(code):
+    # A refusal after DATA is a policy or an outage, not proof that the address is wrong.
     delivery = make_delivery()
     with (
         SmtpSink(fail_first=1, fail_code=code) as sink,
@@ -101,7 +99,51 @@ def test_email_smtp_refusal_after_data_is_transient_for_4xx_and_permanent_for_5x
     ):
         with pytest.raises(TransportError) as caught:
             EmailTransport().send(delivery)
-    assert (caught.value.permanent, sink.received) == (permanent, [])
+    assert (caught.value.permanent, sink.received) == (False, [])
+
+
+def test_email_550_5_1_1_for_one_address_while_the_server_accepts_others_is_permanent():
+    delivery = make_delivery()
+    address = delivery.channel.address
+    with (
+        SmtpSink(refuse={address}) as sink,
+        override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port),
+    ):
+        with pytest.raises(TransportError) as caught:
+            EmailTransport().send(delivery)
+    domain = address.rpartition("@")[2]
+    assert (caught.value.permanent, sink.probes, sink.received) == (
+        True,
+        [f"postmaster@{domain}"],
+        [],  # the probe is reset before DATA: nothing reaches the postmaster
+    )
+
+
+def test_email_550_5_1_1_for_everyone_is_transient():
+    delivery = make_delivery()
+    with (
+        SmtpSink() as sink,
+        override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port),
+    ):
+        sink.refuse_all_for(60)
+        with pytest.raises(TransportError) as caught:
+            EmailTransport().send(delivery)
+    assert (caught.value.permanent, sink.rcpt_refusals, sink.received) == (False, 2, [])
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "blames"),
+    [
+        (550, b"5.1.1 no such user", True),
+        (550, b"no such user", True),  # no enhanced code: the postmaster probe decides
+        (553, b"5.1.3 bad address syntax", True),
+        (550, b"5.7.1 relaying denied", False),  # a policy, not the address
+        (554, b"5.1.1 no such user", False),
+        (450, b"4.1.1 try later", False),
+    ],
+)
+def test_an_rcpt_refusal_blames_the_address_only_for_mailbox_codes(code, message, blames):
+    assert names_the_address(code, message) is blames
 
 
 def test_email_connection_refused_is_transient():
@@ -143,10 +185,10 @@ def test_webhook_posts_signed_json_with_the_delivery_id_as_idempotency_key():
 @pytest.mark.parametrize(
     ("status", "permanent"),
     [
-        (400, True),
-        (404, True),
+        (400, False),
+        (404, False),
         (410, True),
-        (301, True),
+        (301, False),
         (408, False),
         (429, False),
         (500, False),
@@ -226,7 +268,8 @@ def test_sms_http_gateway_2xx_with_a_broken_response_body_is_sent():
 
 
 @pytest.mark.parametrize(
-    ("status", "permanent"), [(400, True), (401, False), (429, False), (502, False)]
+    ("status", "permanent"),
+    [(400, False), (401, False), (410, True), (429, False), (502, False)],
 )
 def test_sms_http_gateway_error_statuses_are_classified(status, permanent):
     with (

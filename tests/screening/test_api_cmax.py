@@ -319,8 +319,8 @@ def test_post_with_the_broker_down_still_answers_201_and_the_sweep_evaluates_lat
 
     assert response.status_code == 201
     assert len(callbacks) == 1  # the send was attempted after commit, and failed quietly
-    assert [r.getMessage() for r in caplog.records if r.name == "screening.services.outbox"] == [
-        "evaluation not sent; the sweep will retry"
+    assert [r.getMessage() for r in caplog.records if r.name == "config.tasks"] == [
+        "task not sent; the sweep will retry"
     ]
     pending = EvaluationRequest.objects.get(processed_at__isnull=True)
     assert Alert.objects.count() == 0

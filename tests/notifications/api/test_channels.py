@@ -185,3 +185,61 @@ def test_list_query_count_is_constant(ana, django_assert_num_queries):
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(url(ana))
     assert len(response.json()["results"]) == 20
+
+
+# --- re-enabling: POST users/{id}/channels/{channel_id}/enable/ -------------------------------
+
+
+def enable_url(user, channel) -> str:
+    return f"{url(user)}{channel.id}/enable/"
+
+
+def test_enabling_a_broken_channel_resends_what_failed_on_it_for_open_alerts_only(
+    ana, sent_tasks, django_capture_on_commit_callbacks
+):
+    from notifications.models import Delivery
+    from tests.factories import AlertFactory, DeliveryFactory
+
+    channel = ChannelFactory(user=ana, kind="sms", address="+27821234567")
+    Channel.objects.filter(pk=channel.pk).update(broken_at=timezone.now(), last_error="x")
+    open_failed = DeliveryFactory(channel=channel, status="failed", attempts=8)
+    acknowledged_failed = DeliveryFactory(
+        channel=channel, status="failed", alert=AlertFactory(status="acknowledged")
+    )
+    resolved_failed = DeliveryFactory(
+        channel=channel, status="failed", alert=AlertFactory(status="resolved")
+    )
+    sent = DeliveryFactory(channel=channel, status="sent")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client(ana).post(enable_url(ana, channel))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["broken_at"], body["active"], body["last_error"], body["resent"]) == (
+        None,
+        True,
+        "",
+        2,
+    )
+    statuses = {d.id: (d.status, d.attempts) for d in Delivery.objects.all()}
+    assert statuses[open_failed.id] == ("pending", 0)
+    assert statuses[acknowledged_failed.id] == ("pending", 0)
+    assert statuses[resolved_failed.id][0] == "failed"
+    assert statuses[sent.id][0] == "sent"
+    assert sorted(sent_tasks) == sorted([str(open_failed.id), str(acknowledged_failed.id)])
+    event = AuditEvent.objects.get(object_id=str(channel.id))
+    assert (event.action, event.changes["enabled"], event.changes["was_broken_at"] is None) == (
+        "update",
+        True,
+        False,
+    )
+
+
+def test_enabling_another_users_channel_is_404_and_an_unknown_channel_too(ana, admin_client_api):
+    bob = UserFactory(username="bob")
+    bobs = ChannelFactory(user=bob, kind="sms", address="+27821234567")
+
+    assert staff_client(ana).post(enable_url(bob, bobs)).status_code == 404
+    assert staff_client(ana).post(enable_url(ana, bobs)).status_code == 404  # not hers
+    assert admin_client_api.post(enable_url(bob, bobs)).status_code == 200

@@ -353,7 +353,7 @@ def test_an_admin_change_of_an_escalation_tier_appears_in_the_subject_audit(
 def test_admin_changes_of_site_tiers_channels_users_and_rights_are_audited(client, admin_user):
     site = SiteFactory(code="site-x")
     user = UserFactory()
-    channel = ChannelFactory(user=user)
+    channel = ChannelFactory(user=user, active=False)
     client.force_login(admin_user)
 
     # A membership added through the site's inline (the escalation tier).
@@ -373,9 +373,10 @@ def test_admin_changes_of_site_tiers_channels_users_and_rights_are_audited(clien
             "memberships-0-escalation_tier": "3",
         },
     )
+    # Channels are read only in the admin; its one write, "Re-enable", is audited.
     channel_page = client.post(
-        f"/admin/notifications/channel/{channel.pk}/change/",
-        {"user": user.pk, "kind": "email", "address": "new@clinic.example.org", "active": "on"},
+        "/admin/notifications/channel/",
+        {"action": "enable", "_selected_action": [str(channel.pk)]},
     )
     user_page = client.post(
         f"/admin/auth/user/{user.pk}/change/",
@@ -396,13 +397,17 @@ def test_admin_changes_of_site_tiers_channels_users_and_rights_are_audited(clien
         (event.object_type, event.action): event
         for event in AuditEvent.objects.filter(reason="Django admin", actor=admin_user)
     }
+    reenabled = AuditEvent.objects.get(
+        object_type="notifications.Channel", object_id=str(channel.pk), actor=admin_user
+    )
     membership = events[("screening.SiteMembership", "create")]
     assert membership.changes["new"]["escalation_tier"] == 3
     assert membership.site_id == site.pk
-    assert events[("notifications.Channel", "update")].changes == {
-        "old": {"address": user.email},
-        "new": {"address": "new@clinic.example.org"},
-    }
+    assert (reenabled.action, reenabled.changes["enabled"], reenabled.changes["was_active"]) == (
+        "update",
+        True,
+        False,
+    )
     assert events[("auth.User", "update")].changes["new"]["is_staff"] is True
 
 
