@@ -16,11 +16,14 @@ from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from questionnaires.models import InstrumentVersion
 from screening.cmax import CmaxSample, group_occasions, hours_to_timedelta
+from screening.evidence import current_amendment
 from screening.models import (
+    Amendment,
     Assessment,
     AuditEvent,
     CmaxResult,
@@ -161,6 +164,13 @@ RESPONSE_COLUMNS = [
     ),
     Column("received_at", "datetime", "When the service received it (ISO 8601)."),
     Column("assessment_id", "uuid", "The scheduled assessment answered; empty for staff forms."),
+    Column(
+        "amendments",
+        "integer",
+        "How many amendments were applied (0: as received). Answers, validity and score columns "
+        "are the current ones, after the latest amendment; the audit export holds each one.",
+    ),
+    Column("amended_at", "datetime", "When the latest amendment was made; empty if none."),
 ]
 
 RESPONSE_FIELDS = (
@@ -178,6 +188,11 @@ RESPONSE_FIELDS = (
     "completed_at",
     "received_at",
     "assessment_id",
+    "amendment_count",
+    "amended_at",
+    "amended_answers",
+    "amended_score",
+    "amended_valid",
 )
 
 
@@ -189,7 +204,17 @@ def response_queryset(user, params: dict) -> QuerySet:
     queryset = scoped(Response.objects.all(), user, site=params.get("site"))
     if params.get("instrument"):
         queryset = queryset.filter(instrument_code=params["instrument"])
-    return queryset.order_by("completed_at", "id")
+    count = (
+        Amendment.objects.filter(response=OuterRef("pk"))
+        .order_by()
+        .values("response")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    amended = {k: v for k, v in current_amendment().items() if k != "entered_at"}
+    return queryset.annotate(amendment_count=Coalesce(Subquery(count), 0), **amended).order_by(
+        "completed_at", "id"
+    )
 
 
 def response_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
@@ -209,7 +234,14 @@ def response_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
         completed_at,
         received_at,
         assessment_id,
+        amendment_count,
+        amended_at,
+        amended_answers,
+        amended_score,
+        amended_valid,
     ) in queryset.values_list(*RESPONSE_FIELDS).iterator(chunk_size=CHUNK_SIZE):
+        if amended_at is not None:  # the current answers: the latest amendment's
+            answers, score, valid = amended_answers, amended_score, amended_valid
         score = score or {}
         yield [
             pk,
@@ -231,6 +263,8 @@ def response_rows(queryset: QuerySet, params: dict) -> Iterator[list[Any]]:
             _iso(completed_at),
             _iso(received_at),
             assessment_id,
+            amendment_count,
+            _iso(amended_at),
             *[answers.get(code) for code in items],
         ]
 

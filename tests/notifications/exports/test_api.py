@@ -273,3 +273,24 @@ def test_alert_rows_carry_rules_times_and_resolution(world, admin_client_api):
         "Reduced to 500 mg.",
     )
     assert resolved["resolved_at"] and urgent["resolved_at"] == ""
+
+
+def test_the_responses_export_shows_the_current_answers_and_the_amendments_applied(
+    world, admin_client_api, admin_user
+):
+    from screening.services.amendments import amend_response
+
+    response = Response.objects.filter(instrument_code="PHQ-9", valid=True).first()
+    amend_response(
+        response=response,
+        changes={"phq9_1": 0},
+        reason="Paper form re-read.",
+        amended_by=admin_user,
+    )
+    rows = read_csv(admin_client_api.get("/api/v1/exports/responses/", HTTP_ACCEPT="text/csv"))
+    amended = next(r for r in rows if r["response_id"] == str(response.pk))
+    others = [r for r in rows if r["response_id"] != str(response.pk)]
+    assert (amended["amendments"], amended["phq9_1"]) == ("1", "0")
+    assert amended["amended_at"] != ""
+    assert int(amended["total"]) == response.score["total"] - response.answers["phq9_1"]
+    assert {(r["amendments"], r["amended_at"]) for r in others} == {("0", "")}
